@@ -49,7 +49,9 @@ class LineReader {
     if (!file_) return std::strerror(errno);
     std::setvbuf(file_.get(), nullptr, _IONBF, 0);  // our buffer is the only one
     if (fseeko(file_.get(), 0, SEEK_END) != 0) return std::strerror(errno);
-    size_ = static_cast<uint64_t>(ftello(file_.get()));
+    const off_t size = ftello(file_.get());
+    if (size < 0) return std::strerror(errno);
+    size_ = static_cast<uint64_t>(size);
     buf_.resize(kChunk);
     seek(0);
     return {};
@@ -251,8 +253,9 @@ class CsvBarsSource {
   }
 
   void save_state(StateWriter& w) const {
+    // Before start the position is the restored one still pending (or 0: the beginning).
     w.put<uint64_t>(reader_.is_open() ? reader_.offset() : pending_offset_);
-    w.put<uint64_t>(line_);
+    w.put<uint64_t>(reader_.is_open() ? line_ : pending_line_);
     w.put<int64_t>(last_time_);
     w.put<uint8_t>(has_last_ ? 1 : 0);
     w.put<uint64_t>(skipped_);

@@ -10,13 +10,14 @@
 //   high   = max(open, close) * (1 + volatility * u1 / 2)
 //   low    = min(open, close) * (1 - volatility * u2 / 2)   (> 0 because volatility <= 1)
 //   volume = 1000 * (0.5 + u3)
-// with u1, u2, u3 uniform in [0, 1) from the second draw (21, 21 and 22 bits). So the per-bar
-// return close/open - 1 has mean `drift` and standard deviation `volatility`, and
-// low <= min(open, close) <= max(open, close) <= high always holds.
+// with u1, u2, u3 uniform in [0, 1) from the second draw (21, 21 and 22 bits). So, while the
+// floors do not bind, the per-bar return close/open - 1 has mean `drift` and standard deviation
+// `volatility`; 0 < low <= min(open, close) <= max(open, close) <= high always holds.
 #pragma once
 
 #include <qflow/abi.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -48,22 +49,21 @@ class RandomWalk {
   void next(qf_bar& bar) {
     const uint64_t r = draw();
     const uint64_t lanes = (r & 0xffff) + ((r >> 16) & 0xffff) + ((r >> 32) & 0xffff) + (r >> 48);
-    const double z = (static_cast<double>(lanes) - kLaneSumMean) * kLaneSumInvStd;
-    double factor = 1.0 + drift_ + volatility_ * z;
-    factor = factor < kMinFactor ? kMinFactor : factor;
+    const double z = (to_double(lanes) - kLaneSumMean) * kLaneSumInvStd;
+    // std::max/min on doubles compile to branch-free maxsd/minsd: the direction of a random
+    // bar is unpredictable, and a mispredicted branch would cost more than the whole bar.
+    const double factor = std::max(1.0 + drift_ + volatility_ * z, kMinFactor);
     const double open = state_.price;
-    double close = open * factor;
-    close = close < kMinPrice ? kMinPrice : close;
+    const double close = std::max(open * factor, kMinPrice);
 
     const uint64_t w = draw();
-    const double u1 = static_cast<double>(w >> 43) * 0x1p-21;
-    const double u2 = static_cast<double>((w >> 22) & 0x1fffff) * 0x1p-21;
-    const double u3 = static_cast<double>(w & 0x3fffff) * 0x1p-22;
-    const bool up = close >= open;
+    const double u1 = to_double(w >> 43) * 0x1p-21;
+    const double u2 = to_double((w >> 22) & 0x1fffff) * 0x1p-21;
+    const double u3 = to_double(w & 0x3fffff) * 0x1p-22;
     bar.open = open;
     bar.close = close;
-    bar.high = (up ? close : open) * (1.0 + half_volatility_ * u1);
-    bar.low = (up ? open : close) * (1.0 - half_volatility_ * u2);
+    bar.high = std::max(open, close) * (1.0 + half_volatility_ * u1);
+    bar.low = std::min(open, close) * (1.0 - half_volatility_ * u2);
     bar.volume = 1000.0 * (0.5 + u3);
     state_.price = close;
   }
@@ -83,6 +83,10 @@ class RandomWalk {
   static constexpr double kLaneSumInvStd = 2.6428997921303014e-05;  // 1 / sqrt(1431655765)
   static constexpr double kMinFactor = 0.01;
   static constexpr double kMinPrice = 1e-12;
+
+  // Every value converted is below 2^18 or 2^22: the signed conversion is one instruction, the
+  // unsigned 64-bit one is several.
+  static double to_double(uint64_t v) { return static_cast<double>(static_cast<int64_t>(v)); }
 
   static uint64_t splitmix64(uint64_t& x) {
     uint64_t z = (x += 0x9e3779b97f4a7c15ull);

@@ -389,6 +389,13 @@ TEST_CASE("source.csv_bars: missing file, empty file, missing columns") {
     CHECK_THROWS_WITH(h.start(), Catch::StartsWith(path + ":1: no 'volume' column") &&
                                      Catch::Contains("columns found: Date, Open, High, Low, Close); set volume_column to \"\" if the file has no volume"));
   }
+  SECTION("a line longer than the reader's 1 MiB limit") {
+    const std::string path = work_file("long_line.csv", "Date,Open,High,Low,Close,Volume\n2020-01-01,1,2,0.5,1.5,100\n" +
+                                                            std::string(2 << 20, '9') + "\n");
+    NodeHarness h(plugin_path("qflow_sources"), "source.csv_bars", csv_params(path, {{"on_error", "skip"}}));
+    h.start();
+    CHECK_THROWS_WITH(drain(h, 10), path + ":3: line longer than 1 MiB");
+  }
   SECTION("no recognisable time column") {
     const std::string path = work_file("no_time.csv", "\n\nwhen,open,high,low,close,volume\n");
     NodeHarness h(plugin_path("qflow_sources"), "source.csv_bars", csv_params(path));
@@ -412,6 +419,10 @@ TEST_CASE("source.csv_bars: restore mid-file continues exactly where the saved i
     for (const auto& o : first.produce(617, nullptr)) got.push_back(o.ev);
     const std::string state = first.save_state();
     for (const auto& o : first.produce(1, nullptr)) CHECK(o.ev.time_ns == want[1234].time_ns);  // saving does not move
+
+    NodeHarness relay(plugin_path("qflow_sources"), "source.csv_bars", csv_params(kOrcl));
+    relay.restore_state(state);
+    CHECK(relay.save_state() == state);  // a restored, not yet started node saves what it got
 
     NodeHarness second(plugin_path("qflow_sources"), "source.csv_bars", csv_params(kOrcl));
     if (restore_before_start) {
