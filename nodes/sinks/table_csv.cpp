@@ -73,7 +73,8 @@ class TableCsvSink {
     const qf_event* first = nullptr;
     for (uint32_t i = 0; i < layouts_.size() && !first; ++i) first = ctx.input(i);
     if (!first) return;
-    row_ = format_time(first->time_ns);
+    row_.clear();
+    row_ += format_time(first->time_ns);
     row_ += ',';
     append_cell(row_, ctx.lookup(first->symbol));
     for (uint32_t i = 0; i < layouts_.size(); ++i) append_cells(*layouts_[i], ctx.input(i));
