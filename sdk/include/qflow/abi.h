@@ -227,7 +227,7 @@ typedef struct qf_event {
   int64_t time_ns; /* event time, nanoseconds since the Unix epoch, UTC */
   uint64_t seq;    /* cycle sequence number, assigned by the host */
   uint32_t origin; /* node that placed the order this event belongs to; stamped by the host */
-  uint32_t reserved;
+  uint32_t stream; /* host use: the output port that produced the event; nodes ignore it */
   union {
     qf_bar bar;
     qf_tick tick;

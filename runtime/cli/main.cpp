@@ -1,0 +1,202 @@
+// qflow — the command line: run, validate, nodes, graph, version.
+//
+// Exit codes: 0 success, 1 usage error, 2 invalid pipeline, 3 runtime failure, 130 interrupted.
+#include "../diagnostics.hpp"
+#include "../graph.hpp"
+#include "../node_registry.hpp"
+#include "../pipeline.hpp"
+#include "../pipeline_runner.hpp"
+#include "../planner.hpp"
+#include "../plugin_host.hpp"
+#include "../node_catalog.hpp"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <unistd.h>
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitUsage = 1;
+constexpr int kExitInvalid = 2;
+constexpr int kExitFailed = 3;
+constexpr int kExitInterrupted = 130;
+
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void on_signal(int sig) {
+  if (g_interrupted.exchange(true)) {  // a second Ctrl-C: stop now
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+}
+
+struct CommonOptions {
+  std::vector<std::string> plugin_path;
+  std::vector<std::string> sets;
+  std::string log_level = "info";
+};
+
+void print_diagnostics(const qflow::Diagnostics& diags) {
+  for (const qflow::Diagnostic& d : diags.sorted()) std::fprintf(stderr, "%s\n", d.to_string().c_str());
+}
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("qflow");
+  logger->set_pattern("%^[%l]%$ [%n] %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+void load_plugins(const CommonOptions& opts, qflow::PluginHost& host, qflow::Diagnostics& diags) {
+  host.load_directories(qflow::PluginHost::search_path(opts.plugin_path), diags);
+}
+
+// Loads, resolves plugins and validates. Prints diagnostics; returns a graph only if valid.
+std::optional<qflow::Graph> prepare(const std::string& file, const CommonOptions& opts, qflow::NodeRegistry& registry,
+                                    qflow::PluginHost& host) {
+  qflow::Diagnostics diags;
+  qflow::LoadOptions load;
+  for (const std::string& s : opts.sets) {
+    const size_t eq = s.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      diags.error("--set", {}, "E0303", "expected --set name=value, got '" + s + "'");
+      continue;
+    }
+    load.overrides[s.substr(0, eq)] = s.substr(eq + 1);
+  }
+  load_plugins(opts, host, diags);
+  qflow::PipelineDef def = qflow::load_pipeline(file, load, diags);
+  for (const qflow::Scalar& p : def.plugins) {
+    std::filesystem::path path(p.text);
+    if (path.is_relative()) path = (p.from_command_line ? std::filesystem::current_path() : def.base_dir) / path;
+    host.load_library(path, diags, true, file, p.pos);
+  }
+  std::optional<qflow::Graph> graph;
+  if (!diags.has_errors()) graph = qflow::build_graph(def, registry, diags);
+  print_diagnostics(diags);
+  if (diags.has_errors()) {
+    size_t n = 0;
+    for (const auto& d : diags.all()) n += d.severity == qflow::Severity::error;
+    std::fprintf(stderr, "%s: %zu error%s; the pipeline was not started\n", file.c_str(), n, n == 1 ? "" : "s");
+    return std::nullopt;
+  }
+  return graph;
+}
+
+void add_common(CLI::App* cmd, CommonOptions& opts, bool with_sets) {
+  cmd->add_option("--plugin-path", opts.plugin_path, "Extra directory to load node plugins from (repeatable)");
+  if (with_sets) cmd->add_option("--set", opts.sets, "Override a pipeline variable: --set name=value (repeatable)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"qflow — a dataflow runtime for quantitative trading"};
+  app.require_subcommand(1);
+  CommonOptions opts;
+  app.add_option("--log-level", opts.log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+
+  std::string file;
+  auto* run = app.add_subcommand("run", "Run a pipeline");
+  run->add_option("pipeline", file, "Pipeline YAML file")->required();
+  add_common(run, opts, true);
+  int threads = 0;
+  bool stats = false, no_progress = false;
+  run->add_option("--threads", threads, "Worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  run->add_flag("--stats", stats, "Print per-node event counts at the end");
+  run->add_flag("--no-progress", no_progress, "Do not show the progress line");
+
+  auto* validate = app.add_subcommand("validate", "Check a pipeline and report every problem at once");
+  validate->add_option("pipeline", file, "Pipeline YAML file")->required();
+  add_common(validate, opts, true);
+
+  auto* nodes = app.add_subcommand("nodes", "List every node type with its parameters, ports and documentation");
+  bool json = false, markdown = false;
+  nodes->add_flag("--json", json, "Machine-readable output");
+  nodes->add_flag("--markdown", markdown, "Markdown reference (docs/nodes.md)");
+  add_common(nodes, opts, false);
+
+  auto* graph_cmd = app.add_subcommand("graph", "Print a pipeline and its execution plan as Graphviz DOT");
+  graph_cmd->add_option("pipeline", file, "Pipeline YAML file")->required();
+  bool logical = false;
+  graph_cmd->add_flag("--logical", logical, "Only the nodes and edges, without the stages of the plan");
+  add_common(graph_cmd, opts, true);
+
+  auto* version = app.add_subcommand("version", "Print the qflow and plugin ABI versions");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  setup_logging(opts.log_level);
+
+  if (version->parsed()) {
+    std::printf("qflow %s (plugin ABI %u.%u)\n", QFLOW_VERSION, QF_ABI_VERSION_MAJOR, QF_ABI_VERSION_MINOR);
+    return kExitOk;
+  }
+
+  qflow::NodeRegistry registry;
+  qflow::PluginHost host(registry);
+
+  if (nodes->parsed()) {
+    qflow::Diagnostics diags;
+    load_plugins(opts, host, diags);
+    print_diagnostics(diags);
+    const std::string text = json ? qflow::catalog_json(registry) : markdown ? qflow::catalog_markdown(registry) : qflow::catalog_text(registry);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return diags.has_errors() ? kExitFailed : kExitOk;
+  }
+
+  std::optional<qflow::Graph> graph = prepare(file, opts, registry, host);
+  if (!graph) return kExitInvalid;
+
+  if (validate->parsed()) {
+    std::printf("%s: valid (%zu nodes)\n", file.c_str(), graph->nodes.size());
+    return kExitOk;
+  }
+  if (graph_cmd->parsed()) {
+    const qflow::Plan plan = qflow::make_plan(*graph);
+    qflow::write_dot(std::cout, *graph, logical ? nullptr : &plan);
+    return kExitOk;
+  }
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  qflow::RunOptions ro;
+  ro.threads = threads;
+  ro.interrupted = &g_interrupted;
+  ro.progress = !no_progress && isatty(STDERR_FILENO);
+  ro.stats = stats;
+  spdlog::info("running {} ({} nodes, mode {})", file, graph->nodes.size(),
+               graph->mode == QF_MODE_BACKTEST ? "backtest" : graph->mode == QF_MODE_PAPER ? "paper" : "live");
+  const qflow::RunResult r = qflow::run_pipeline(*graph, ro);
+  spdlog::info("{} market events in {:.3f} s ({:.0f} events/s)", r.events, r.seconds, r.events / std::max(r.seconds, 1e-9));
+  if (!r.output_dir.empty()) {
+    std::string files;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(r.output_dir, ec))
+      if (e.is_regular_file()) files += (files.empty() ? "" : ", ") + e.path().filename().string();
+    spdlog::info("output folder {}: {}", r.output_dir, files.empty() ? "(empty)" : files);
+  }
+  switch (r.status) {
+    case qflow::RunResult::Status::ok: return kExitOk;
+    case qflow::RunResult::Status::interrupted:
+      spdlog::warn("interrupted: the data read so far was processed and the outputs were written");
+      return kExitInterrupted;
+    case qflow::RunResult::Status::failed:
+      spdlog::error("{}", r.error);
+      return kExitFailed;
+  }
+  return kExitFailed;
+}

@@ -1,0 +1,103 @@
+#include "node_runtime.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace qflow {
+
+namespace {
+
+void api_emit(qf_context* c, uint32_t port, const qf_event* ev) { c->node->router->emit(*c->node, port, *ev); }
+
+const qf_event* api_input(qf_context* c, uint32_t slot) { return c->node->router->input(*c->node, slot); }
+
+int64_t api_now(qf_context* c) { return c->node->router ? c->node->router->now() : 0; }
+
+uint32_t api_intern(qf_context* c, const char* s, size_t n) { return c->node->services->symbols.intern({s, n}); }
+
+qf_str api_lookup(qf_context* c, uint32_t id) {
+  const std::string_view v = c->node->services->symbols.lookup(id);
+  return qf_str{v.data(), v.size()};
+}
+
+void api_log(qf_context* c, int32_t level, const char* msg, size_t n) {
+  const auto lvl = static_cast<spdlog::level::level_enum>(std::clamp(level, 0, 4));
+  c->node->logger->log(lvl, "{}", std::string_view(msg, n));
+}
+
+void api_report_error(qf_context* c, const char* msg, size_t n) { c->node->reported_error.assign(msg, n); }
+
+void api_set_progress(qf_context* c, double fraction) { c->node->progress.store(fraction, std::memory_order_relaxed); }
+
+const qf_host_api kApi = {sizeof(qf_host_api), QF_ABI_VERSION, &api_emit, &api_input, &api_now,
+                          &api_intern,         &api_lookup,    &api_log,  &api_report_error, &api_set_progress};
+
+std::shared_ptr<spdlog::logger> node_logger(const std::string& id) {
+  const std::string name = "node." + id;
+  if (auto existing = spdlog::get(name)) return existing;
+  auto logger = std::make_shared<spdlog::logger>(name, spdlog::default_logger()->sinks().begin(),
+                                                 spdlog::default_logger()->sinks().end());
+  logger->set_level(spdlog::default_logger()->level());
+  spdlog::register_logger(logger);
+  return logger;
+}
+
+// splitmix64 of the pipeline seed and the node id: each node gets its own reproducible seed.
+uint64_t node_seed(uint64_t seed, const std::string& id) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char ch : id) h = (h ^ ch) * 1099511628211ull;
+  uint64_t z = seed + h + 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+const qf_host_api* host_api() { return &kApi; }
+
+NodeRuntime::~NodeRuntime() {
+  if (instance.vtable && instance.vtable->destroy) instance.vtable->destroy(instance.self);
+}
+
+std::string NodeRuntime::describe() const { return "node '" + def->id + "' (" + type->name + ")"; }
+
+std::string NodeRuntime::failure(const char* callback) const {
+  return describe() + " failed in " + callback + ": " + (reported_error.empty() ? "no message" : reported_error);
+}
+
+std::vector<std::unique_ptr<NodeRuntime>> create_nodes(const Graph& graph, RunServices& services) {
+  std::vector<std::unique_ptr<NodeRuntime>> nodes;
+  for (uint32_t i = 0; i < graph.nodes.size(); ++i) {
+    const GraphNode& gn = graph.nodes[i];
+    auto rt = std::make_unique<NodeRuntime>();
+    rt->index = i;
+    rt->def = &gn;
+    rt->type = gn.type;
+    rt->services = &services;
+    rt->logger = node_logger(gn.id);
+    for (const Slot& s : gn.slots) rt->slot_infos.push_back(qf_slot_info{s.port, s.kinds, s.label.c_str()});
+    const auto& params = gn.params.values();
+    const qf_node_config cfg{sizeof(qf_node_config),
+                             gn.id.c_str(),
+                             params.data(),
+                             static_cast<uint32_t>(params.size()),
+                             rt->slot_infos.data(),
+                             static_cast<uint32_t>(rt->slot_infos.size()),
+                             services.output_dir.c_str(),
+                             node_seed(graph.seed, gn.id),
+                             static_cast<int32_t>(graph.mode)};
+    qf_error err{};
+    if (gn.type->create(gn.type->type_data, &cfg, &kApi, &rt->instance, &err) != QF_OK || !rt->instance.vtable) {
+      rt->instance = {};
+      throw std::runtime_error(rt->describe() + " could not be created: " + (err.message[0] ? err.message : "no message"));
+    }
+    nodes.push_back(std::move(rt));
+  }
+  return nodes;
+}
+
+}  // namespace qflow

@@ -1,0 +1,81 @@
+// One live node instance and the host API it calls. The runtime hands every node the same
+// qf_host_api; the node's qf_context says which instance is calling and where its events go
+// (its stage, or its source group).
+#pragma once
+
+#include "graph.hpp"
+#include "symbol_table.hpp"
+
+#include <qflow/abi.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace spdlog {
+class logger;
+}
+
+namespace qflow {
+
+struct NodeRuntime;
+
+// Where a node's emitted events go and what its input() calls see.
+class EventRouter {
+ public:
+  virtual ~EventRouter() = default;
+  virtual void emit(NodeRuntime& node, uint32_t port, const qf_event& ev) = 0;
+  virtual const qf_event* input(NodeRuntime& node, uint32_t slot) = 0;
+  virtual int64_t now() const = 0;
+};
+
+// Shared by all nodes of one run.
+struct RunServices {
+  SymbolTable symbols;
+  std::string output_dir;
+};
+
+}  // namespace qflow
+
+struct qf_context {
+  qflow::NodeRuntime* node;
+};
+
+namespace qflow {
+
+struct NodeRuntime {
+  qf_context ctx{this};
+  uint32_t index = 0;  // in the graph
+  const GraphNode* def = nullptr;
+  std::shared_ptr<const NodeType> type;  // keeps the library loaded while the instance lives
+  qf_node_instance instance{};
+  std::vector<qf_slot_info> slot_infos;
+  RunServices* services = nullptr;
+  EventRouter* router = nullptr;
+  std::shared_ptr<spdlog::logger> logger;
+  std::string reported_error;       // from report_error during the current callback
+  std::string contract_violation;   // the node broke the ABI contract (bad port or kind)
+  std::atomic<double> progress{-1};
+  uint64_t events_in = 0, events_out = 0;
+
+  NodeRuntime() = default;
+  NodeRuntime(const NodeRuntime&) = delete;
+  NodeRuntime& operator=(const NodeRuntime&) = delete;
+  ~NodeRuntime();
+
+  const qf_node_vtable& vt() const { return *instance.vtable; }
+  uint32_t origin_handle() const { return index + 1; }
+  // "node 'fast' (indicator.sma)"
+  std::string describe() const;
+  // The failure message of a callback that returned QF_ERROR.
+  std::string failure(const char* callback) const;
+};
+
+const qf_host_api* host_api();
+
+// Creates every node of the graph, in graph order. Throws std::runtime_error naming the node
+// when a node cannot be created.
+std::vector<std::unique_ptr<NodeRuntime>> create_nodes(const Graph& graph, RunServices& services);
+
+}  // namespace qflow

@@ -1,0 +1,72 @@
+// A pipeline as written in its YAML file, after variable substitution and before any node type
+// is looked up: ids, types, parameter texts and input references, each with its position.
+#pragma once
+
+#include "diagnostics.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace qflow {
+
+// A scalar as written, after ${variable} substitution.
+struct Scalar {
+  std::string text;
+  Position pos;
+  bool is_null = false;      // `key:` with nothing, or `~`
+  bool from_command_line = false;  // a --set value took part: relative paths follow the CWD
+};
+
+struct ParamEntry {
+  std::string name;
+  Position name_pos;
+  Scalar value;
+  bool is_scalar = true;  // a list or mapping where a scalar was expected
+};
+
+struct InputRef {
+  std::string port;  // destination port; empty in the list form
+  std::string ref;   // "node" or "node.port"
+  Position pos;
+};
+
+struct NodeDef {
+  std::string id;
+  Position pos;
+  std::string type;
+  Position type_pos;
+  std::vector<ParamEntry> params;
+  std::vector<InputRef> inputs;
+  bool inputs_by_port = false;  // the mapping form `inputs: {port: ref}`
+  std::string description;
+};
+
+struct PipelineDef {
+  std::string file;  // as given on the command line, for diagnostics
+  std::filesystem::path base_dir;
+  std::string name;
+  std::string description;
+  std::string mode = "backtest";
+  Position mode_pos;
+  uint64_t seed = 0;
+  std::string output;  // run folder, relative to the working directory
+  std::vector<Scalar> plugins;
+  std::vector<NodeDef> nodes;
+  std::map<std::string, std::string> variables;  // final values
+  uint32_t batch_size = 1024;
+  uint32_t max_batches_in_flight = 8;
+};
+
+struct LoadOptions {
+  std::map<std::string, std::string> overrides;  // --set name=value
+};
+
+// Reads and checks the file's structure. Never throws on bad input: problems are diagnostics.
+PipelineDef load_pipeline(const std::string& file, const LoadOptions& options, Diagnostics& diags);
+PipelineDef load_pipeline_text(const std::string& text, const std::string& file, const LoadOptions& options,
+                               Diagnostics& diags);
+
+}  // namespace qflow

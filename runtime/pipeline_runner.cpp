@@ -1,0 +1,252 @@
+#include "pipeline_runner.hpp"
+
+#include "node_runtime.hpp"
+#include "planner.hpp"
+#include "source_group.hpp"
+#include "stage.hpp"
+
+#include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/global_control.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+namespace qflow {
+
+namespace {
+
+namespace flow = oneapi::tbb::flow;
+using Clock = std::chrono::steady_clock;
+
+// Prints a live progress line on a terminal until stopped.
+class ProgressLine {
+ public:
+  ProgressLine(const std::vector<std::unique_ptr<SourceGroup>>& groups, bool enabled)
+      : groups_(groups), start_(Clock::now()) {
+    if (enabled) thread_ = std::thread([this] { loop(); });
+  }
+  ~ProgressLine() { stop(); }
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) {
+      thread_.join();
+      std::fprintf(stderr, "\r\033[K");
+    }
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mutex_);
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return done_; })) {
+      uint64_t events = 0;
+      double fraction = 0;
+      int known = 0;
+      for (const auto& g : groups_) {
+        events += g->events();
+        for (NodeRuntime* s : g->sources()) {
+          const double p = s->progress.load(std::memory_order_relaxed);
+          if (p >= 0) fraction += p, ++known;
+        }
+      }
+      const double secs = std::chrono::duration<double>(Clock::now() - start_).count();
+      if (known)
+        std::fprintf(stderr, "\r\033[Kqflow: %5.1f%%  %llu events  %.0f events/s", 100.0 * fraction / known,
+                     static_cast<unsigned long long>(events), events / std::max(secs, 1e-9));
+      else
+        std::fprintf(stderr, "\r\033[Kqflow: %llu events  %.0f events/s", static_cast<unsigned long long>(events),
+                     events / std::max(secs, 1e-9));
+      std::fflush(stderr);
+    }
+  }
+
+  const std::vector<std::unique_ptr<SourceGroup>>& groups_;
+  Clock::time_point start_;
+  std::mutex mutex_;  // guards done_
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
+  RunResult result;
+  const auto t0 = Clock::now();
+  RunServices services;
+  std::error_code ec;
+  const std::filesystem::path out_dir = std::filesystem::absolute(graph.output, ec);
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) {
+    result.status = RunResult::Status::failed;
+    result.error = "cannot create the output folder " + out_dir.string() + ": " + ec.message();
+    return result;
+  }
+  services.output_dir = out_dir.string();
+  result.output_dir = services.output_dir;
+
+  std::vector<std::unique_ptr<NodeRuntime>> nodes;
+  try {
+    nodes = create_nodes(graph, services);
+  } catch (const std::exception& e) {
+    result.status = RunResult::Status::failed;
+    result.error = e.what();
+    return result;
+  }
+
+  // Physical plan → stage objects.
+  const Plan plan = make_plan(graph);
+  std::vector<std::unique_ptr<SourceGroup>> groups;
+  std::vector<std::unique_ptr<Stage>> stages;   // compute and sink stages
+  std::vector<int> object_of(plan.stages.size(), -1);  // plan stage → index in groups or stages
+  for (size_t i = 0; i < plan.stages.size(); ++i) {
+    const StagePlan& sp = plan.stages[i];
+    std::vector<NodeRuntime*> members;
+    for (uint32_t n : sp.nodes) members.push_back(nodes[n].get());
+    if (sp.kind == StagePlan::Kind::sources) {
+      object_of[i] = static_cast<int>(groups.size());
+      groups.push_back(std::make_unique<SourceGroup>(graph, std::move(members), graph.batch_size));
+    } else {
+      object_of[i] = static_cast<int>(stages.size());
+      stages.push_back(std::make_unique<Stage>(sp.name, graph, std::move(members), sp.exported));
+    }
+  }
+  auto stage_of = [&](size_t plan_index) { return stages[static_cast<size_t>(object_of[plan_index])].get(); };
+  // consumers[i]: plan stages fed by plan stage i
+  std::vector<std::vector<size_t>> consumers(plan.stages.size());
+  for (size_t i = 0; i < plan.stages.size(); ++i)
+    if (plan.stages[i].input >= 0) consumers[static_cast<size_t>(plan.stages[i].input)].push_back(i);
+
+  std::string first_error;
+  auto note_error = [&](const std::string& e) {
+    if (first_error.empty() && !e.empty()) first_error = e;
+  };
+
+  // Start: sinks before the compute stage that feeds them, so they receive its start events.
+  constexpr uint64_t kStartBatch = 1;
+  bool started = true;
+  for (auto& g : groups) started = g->start() && started, note_error(g->error());
+  for (size_t i = 0; i < plan.stages.size() && started; ++i) {
+    if (plan.stages[i].kind != StagePlan::Kind::compute) continue;
+    std::vector<qf_event> scratch;
+    for (size_t c : consumers[i]) started = stage_of(c)->start(scratch) && started, note_error(stage_of(c)->error());
+    Batch first;
+    first.number = kStartBatch;
+    started = stage_of(i)->start(first.events) && started;
+    note_error(stage_of(i)->error());
+    for (size_t c : consumers[i]) {
+      started = stage_of(c)->process(first, scratch) && started;
+      note_error(stage_of(c)->error());
+    }
+  }
+
+  std::atomic<bool> cancel{!started};
+  {
+    std::unique_ptr<oneapi::tbb::global_control> limit;
+    if (options.threads > 0)
+      limit = std::make_unique<oneapi::tbb::global_control>(oneapi::tbb::global_control::max_allowed_parallelism,
+                                                            static_cast<size_t>(options.threads));
+    ProgressLine progress(groups, options.progress);
+    flow::graph fg;
+    std::vector<std::unique_ptr<flow::input_node<BatchPtr>>> inputs;
+    std::vector<std::unique_ptr<flow::limiter_node<BatchPtr>>> limiters;
+    std::vector<std::unique_ptr<flow::function_node<BatchPtr, BatchPtr>>> computes;
+    std::vector<std::unique_ptr<flow::function_node<BatchPtr>>> sinks;
+    for (size_t i = 0; i < plan.stages.size(); ++i) {
+      if (plan.stages[i].kind != StagePlan::Kind::sources) continue;
+      SourceGroup* group = groups[static_cast<size_t>(object_of[i])].get();
+      auto limiter = std::make_unique<flow::limiter_node<BatchPtr>>(fg, graph.max_batches_in_flight);
+      flow::limiter_node<BatchPtr>* lim = limiter.get();
+      auto batch_no = std::make_shared<uint64_t>(kStartBatch);
+      auto input = std::make_unique<flow::input_node<BatchPtr>>(fg, [&, group, lim, batch_no](oneapi::tbb::flow_control& fc) -> BatchPtr {
+        if (cancel.load(std::memory_order_relaxed) || (options.interrupted && options.interrupted->load())) {
+          fc.stop();
+          return {};
+        }
+        auto b = std::make_shared<Batch>();
+        b->number = ++*batch_no;
+        if (!group->next(b->events)) {
+          if (group->failed()) cancel = true;
+          fc.stop();
+          return {};
+        }
+        b->ticket = std::make_shared<FlowTicket>([lim] { lim->decrementer().try_put(flow::continue_msg()); });
+        return b;
+      });
+      flow::make_edge(*input, *limiter);
+      for (size_t c : consumers[i]) {
+        Stage* compute = stage_of(c);
+        auto cnode = std::make_unique<flow::function_node<BatchPtr, BatchPtr>>(fg, flow::serial, [&, compute](const BatchPtr& in) {
+          auto out = std::make_shared<Batch>();
+          out->number = in->number;
+          out->ticket = in->ticket;
+          if (!compute->process(*in, out->events)) cancel = true;
+          return BatchPtr(std::move(out));
+        });
+        flow::make_edge(*limiter, *cnode);
+        for (size_t s : consumers[c]) {
+          Stage* sink = stage_of(s);
+          auto snode = std::make_unique<flow::function_node<BatchPtr>>(fg, flow::serial, [&, sink](const BatchPtr& in) {
+            if (in->events.empty()) return flow::continue_msg();
+            std::vector<qf_event> unused;
+            if (!sink->process(*in, unused)) cancel = true;
+            return flow::continue_msg();
+          });
+          flow::make_edge(*cnode, *snode);
+          sinks.push_back(std::move(snode));
+        }
+        computes.push_back(std::move(cnode));
+      }
+      inputs.push_back(std::move(input));
+      limiters.push_back(std::move(limiter));
+    }
+    for (auto& in : inputs) in->activate();
+    fg.wait_for_all();
+    progress.stop();
+  }
+
+  // Finish in plan order: sources, then each compute stage and the sinks it feeds.
+  for (auto& g : groups) {
+    g->finish();
+    note_error(g->error());
+    result.events += g->events();
+  }
+  for (size_t i = 0; i < plan.stages.size(); ++i) {
+    if (plan.stages[i].kind != StagePlan::Kind::compute) continue;
+    Batch last;
+    last.number = UINT64_MAX;
+    stage_of(i)->finish(last.events);
+    note_error(stage_of(i)->error());
+    for (size_t c : consumers[i]) {
+      std::vector<qf_event> unused;
+      if (!last.events.empty()) stage_of(c)->process(last, unused);
+      stage_of(c)->finish(unused);
+      note_error(stage_of(c)->error());
+    }
+  }
+
+  if (options.stats) {
+    for (const auto& n : nodes)
+      spdlog::info("{:<20} {:<24} in {:>12} out {:>12}", n->def->id, n->type->name, n->events_in, n->events_out);
+  }
+  result.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (!first_error.empty()) {
+    result.status = RunResult::Status::failed;
+    result.error = first_error;
+  } else if (options.interrupted && options.interrupted->load()) {
+    result.status = RunResult::Status::interrupted;
+  }
+  // Nodes are destroyed here, before the libraries their types keep loaded.
+  nodes.clear();
+  return result;
+}
+
+}  // namespace qflow

@@ -1,0 +1,119 @@
+#include "source_group.hpp"
+
+#include <qflow/events.hpp>
+
+#include <chrono>
+#include <thread>
+
+namespace qflow {
+
+SourceGroup::SourceGroup(const Graph& graph, std::vector<NodeRuntime*> sources, uint32_t batch_size)
+    : graph_(graph), sources_(std::move(sources)), pending_(sources_.size()), batch_size_(batch_size) {
+  local_of_.assign(graph.nodes.size(), -1);
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    sources_[i]->router = this;
+    local_of_[sources_[i]->index] = static_cast<int32_t>(i);
+  }
+}
+
+void SourceGroup::emit(NodeRuntime& node, uint32_t port, const qf_event& ev) {
+  const NodeType& t = *node.type;
+  if (port >= t.outputs.size() || ev.kind >= QF_KIND_COUNT_ || !(t.outputs[port].kinds & QF_KIND_BIT(ev.kind))) {
+    node.contract_violation = std::string("emitted a ") + kind_name(ev.kind) + " event on output port " +
+                              std::to_string(port) + " which does not carry it";
+    return;
+  }
+  Pending& p = pending_[static_cast<size_t>(local_of_[node.index])];
+  if (!p.events.empty() && ev.time_ns < p.events.back().time_ns) {
+    node.contract_violation = "emitted events out of time order (" + std::to_string(ev.time_ns) + " after " +
+                              std::to_string(p.events.back().time_ns) + ")";
+    return;
+  }
+  p.events.push_back(ev);
+  p.events.back().stream = graph_.stream(node.index, port);
+  ++node.events_out;
+}
+
+bool SourceGroup::start() {
+  for (NodeRuntime* s : sources_) {
+    if (!s->vt().start) continue;
+    if (s->vt().start(s->instance.self, &s->ctx) < 0) {
+      error_ = s->failure("start");
+      return false;
+    }
+    if (!s->contract_violation.empty()) {
+      error_ = s->describe() + " broke the node contract in start: " + s->contract_violation;
+      return false;
+    }
+  }
+  return true;
+}
+
+// Makes sure source i has an event waiting unless it is done. False on failure.
+bool SourceGroup::refill(size_t i) {
+  Pending& p = pending_[i];
+  NodeRuntime* s = sources_[i];
+  while (p.head == p.events.size() && !p.done) {
+    p.events.clear();
+    p.head = 0;
+    const int32_t rc = s->vt().produce ? s->vt().produce(s->instance.self, &s->ctx, batch_size_) : QF_SOURCE_DONE;
+    if (rc < 0) {
+      error_ = s->failure("produce");
+      return false;
+    }
+    if (!s->contract_violation.empty()) {
+      error_ = s->describe() + " broke the node contract in produce: " + s->contract_violation;
+      return false;
+    }
+    if (rc == QF_SOURCE_DONE) p.done = true;
+    // A live source with nothing to give yet: wait briefly instead of spinning.
+    if (rc == QF_SOURCE_IDLE && p.events.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+bool SourceGroup::next(std::vector<qf_event>& out) {
+  if (failed()) return false;
+  out.clear();
+  while (out.size() < batch_size_) {
+    int best = -1;
+    for (size_t i = 0; i < sources_.size(); ++i) {
+      if (!refill(i)) return false;
+      const Pending& p = pending_[i];
+      if (p.head == p.events.size()) continue;
+      if (best < 0 || p.events[p.head].time_ns < pending_[static_cast<size_t>(best)].events[pending_[static_cast<size_t>(best)].head].time_ns)
+        best = static_cast<int>(i);
+    }
+    if (best < 0) break;
+    Pending& p = pending_[static_cast<size_t>(best)];
+    if (sources_.size() == 1) {
+      // One source: move its whole pending run at once.
+      const size_t n = std::min(p.events.size() - p.head, static_cast<size_t>(batch_size_) - out.size());
+      for (size_t k = 0; k < n; ++k) {
+        out.push_back(p.events[p.head + k]);
+        out.back().seq = ++seq_;
+      }
+      p.head += n;
+    } else {
+      out.push_back(p.events[p.head++]);
+      out.back().seq = ++seq_;
+    }
+  }
+  if (!out.empty()) last_time_ = out.back().time_ns;
+  events_.fetch_add(out.size(), std::memory_order_relaxed);
+  return !out.empty();
+}
+
+bool SourceGroup::finish() {
+  bool ok = true;
+  for (NodeRuntime* s : sources_) {
+    if (!s->vt().stop) continue;
+    if (s->vt().stop(s->instance.self, &s->ctx) < 0) {
+      if (error_.empty()) error_ = s->failure("stop");
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+}  // namespace qflow

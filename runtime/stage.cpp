@@ -1,0 +1,199 @@
+#include "stage.hpp"
+
+#include <qflow/events.hpp>
+
+#include <algorithm>
+
+namespace qflow {
+
+qf_event* Stage::Arena::push(const qf_event& e) {
+  if (used_ == chunks_.size() * kChunk) chunks_.push_back(std::make_unique<qf_event[]>(kChunk));
+  qf_event* p = &chunks_[used_ / kChunk][used_ % kChunk];
+  *p = e;
+  ++used_;
+  return p;
+}
+
+Stage::Stage(std::string name, const Graph& graph, std::vector<NodeRuntime*> nodes, std::vector<bool> exported)
+    : name_(std::move(name)), nodes_(std::move(nodes)), exported_(std::move(exported)), graph_(graph) {
+  local_of_.assign(graph.nodes.size(), -1);
+  routes_.resize(graph.stream_count());
+  for (uint32_t l = 0; l < nodes_.size(); ++l) {
+    NodeRuntime* rt = nodes_[l];
+    rt->router = this;
+    local_of_[rt->index] = static_cast<int32_t>(l);
+    LocalNode ln;
+    ln.rt = rt;
+    ln.current.assign(rt->def->slots.size(), nullptr);
+    ln.current_cycle.assign(rt->def->slots.size(), 0);
+    local_.push_back(std::move(ln));
+  }
+  for (uint32_t l = 0; l < nodes_.size(); ++l) {
+    const auto& slots = nodes_[l]->def->slots;
+    for (uint32_t k = 0; k < slots.size(); ++k)
+      routes_[graph.stream(slots[k].producer, slots[k].producer_port)].push_back(Target{l, k});
+  }
+  // Market-simulating nodes see each event first: the exchange moves before the strategy looks.
+  for (auto& r : routes_)
+    std::stable_sort(r.begin(), r.end(), [&](const Target& a, const Target& b) {
+      return nodes_[a.local]->type->simulates_market() > nodes_[b.local]->type->simulates_market();
+    });
+  // Account snapshots go to every node upstream of an executor along order connections.
+  for (uint32_t l = 0; l < nodes_.size(); ++l) {
+    std::vector<uint32_t> todo{nodes_[l]->index};
+    std::vector<bool> seen(graph.nodes.size(), false);
+    while (!todo.empty()) {
+      const uint32_t g = todo.back();
+      todo.pop_back();
+      for (const Slot& s : graph.nodes[g].slots) {
+        if (!(s.kinds & QF_KIND_BIT(QF_KIND_ORDER)) || seen[s.producer]) continue;
+        seen[s.producer] = true;
+        if (local_of_[s.producer] >= 0) local_[l].feedback_clients.push_back(static_cast<uint32_t>(local_of_[s.producer]));
+        todo.push_back(s.producer);
+      }
+    }
+  }
+}
+
+void Stage::fail(LocalNode& n, const std::string& message) {
+  n.failed = true;
+  if (error_.empty()) error_ = message;
+}
+
+bool Stage::check(LocalNode& n, int32_t rc, const char* callback) {
+  if (!n.rt->contract_violation.empty()) {
+    fail(n, n.rt->describe() + " broke the node contract in " + callback + ": " + n.rt->contract_violation);
+    return false;
+  }
+  if (rc < 0) {
+    fail(n, n.rt->failure(callback));
+    return false;
+  }
+  return true;
+}
+
+void Stage::emit(NodeRuntime& node, uint32_t port, const qf_event& ev) {
+  const NodeType& t = *node.type;
+  if (port >= t.outputs.size()) {
+    node.contract_violation = "emitted on output port " + std::to_string(port) + ", but it declares " +
+                              std::to_string(t.outputs.size());
+    return;
+  }
+  if (ev.kind >= QF_KIND_COUNT_ || !(t.outputs[port].kinds & QF_KIND_BIT(ev.kind))) {
+    node.contract_violation = std::string("emitted a ") + kind_name(ev.kind) + " event on output '" + t.outputs[port].name +
+                              "', which carries " + kinds_to_string(t.outputs[port].kinds);
+    return;
+  }
+  qf_event* e = arena_.push(ev);
+  e->seq = cycle_seq_;
+  if (e->time_ns == 0) e->time_ns = cycle_time_;
+  e->stream = graph_.stream(node.index, port);
+  if (e->kind == QF_KIND_ORDER && e->origin == 0) e->origin = node.origin_handle();
+  ++node.events_out;
+  route(e);
+  if ((e->kind == QF_KIND_FILL || e->kind == QF_KIND_ORDER_UPDATE) && e->origin != 0 && e->origin != node.origin_handle()) {
+    const uint32_t g = e->origin - 1;
+    if (g < local_of_.size() && local_of_[g] >= 0) queue_.push_back(Delivery{static_cast<uint32_t>(local_of_[g]), QF_FEEDBACK_SLOT, e});
+  } else if (e->kind == QF_KIND_ACCOUNT || e->kind == QF_KIND_POSITION) {
+    for (uint32_t c : local_[static_cast<size_t>(local_of_[node.index])].feedback_clients)
+      queue_.push_back(Delivery{c, QF_FEEDBACK_SLOT, e});
+  }
+}
+
+const qf_event* Stage::input(NodeRuntime& node, uint32_t slot) {
+  const LocalNode& n = local_[static_cast<size_t>(local_of_[node.index])];
+  if (slot < n.current.size() && n.current_cycle[slot] == cycle_) return n.current[slot];
+  return nullptr;
+}
+
+void Stage::route(const qf_event* e) {
+  if (exported_[e->stream]) out_->push_back(*e);
+  for (const Target& t : routes_[e->stream]) queue_.push_back(Delivery{t.local, t.slot, e});
+}
+
+void Stage::drain() {
+  while (head_ < queue_.size()) {
+    const Delivery d = queue_[head_++];
+    LocalNode& n = local_[d.local];
+    if (n.failed) continue;
+    NodeRuntime& rt = *n.rt;
+    if (d.slot != QF_FEEDBACK_SLOT) {
+      n.current[d.slot] = d.ev;
+      n.current_cycle[d.slot] = cycle_;
+      n.dirty = true;
+      ++rt.events_in;
+    }
+    if (rt.vt().on_event) check(n, rt.vt().on_event(rt.instance.self, &rt.ctx, d.slot, d.ev), "on_event");
+  }
+  queue_.clear();
+  head_ = 0;
+}
+
+void Stage::call_cycle_callbacks() {
+  for (LocalNode& n : local_) {
+    if (!n.dirty) continue;
+    n.dirty = false;
+    if (n.failed || !n.rt->vt().on_cycle) continue;
+    check(n, n.rt->vt().on_cycle(n.rt->instance.self, &n.rt->ctx), "on_cycle");
+    drain();
+  }
+}
+
+void Stage::run_cycle(const qf_event* events, size_t count) {
+  ++cycle_;
+  cycle_seq_ = events[0].seq;
+  cycle_time_ = events[0].time_ns;
+  for (size_t i = 0; i < count; ++i) route(&events[i]);
+  drain();
+  call_cycle_callbacks();
+  arena_.reset();
+}
+
+bool Stage::start(std::vector<qf_event>& out) {
+  out_ = &out;
+  ++cycle_;
+  cycle_seq_ = 0;
+  cycle_time_ = 0;
+  for (LocalNode& n : local_) {
+    if (n.failed || !n.rt->vt().start) continue;
+    check(n, n.rt->vt().start(n.rt->instance.self, &n.rt->ctx), "start");
+    drain();
+  }
+  arena_.reset();
+  return !failed();
+}
+
+bool Stage::process(const Batch& in, std::vector<qf_event>& out) {
+  if (failed()) return false;
+  if (in.number <= last_batch_) {
+    error_ = "stage " + name_ + " received batch " + std::to_string(in.number) + " after " + std::to_string(last_batch_);
+    return false;
+  }
+  last_batch_ = in.number;
+  out_ = &out;
+  const std::vector<qf_event>& ev = in.events;
+  for (size_t i = 0; i < ev.size() && !failed();) {
+    size_t j = i + 1;
+    while (j < ev.size() && ev[j].seq == ev[i].seq) ++j;
+    run_cycle(&ev[i], j - i);
+    i = j;
+  }
+  return !failed();
+}
+
+bool Stage::finish(std::vector<qf_event>& out) {
+  // Stop is called even after a failure, on every node that did not fail, so that sinks write
+  // what they have: nothing already produced is lost.
+  out_ = &out;
+  ++cycle_;
+  ++cycle_seq_;
+  for (LocalNode& n : local_) {
+    if (n.failed || !n.rt->vt().stop) continue;
+    check(n, n.rt->vt().stop(n.rt->instance.self, &n.rt->ctx), "stop");
+    drain();
+  }
+  arena_.reset();
+  return !failed();
+}
+
+}  // namespace qflow

@@ -1,0 +1,104 @@
+// A stage: nodes fused to run in lockstep on one thread at a time, processing events one cycle
+// at a time in causal order (the contract in sdk/include/qflow/abi.h).
+//
+// A cycle starts with the events of one sequence number taken from the input batch (one market
+// event, or everything an upstream stage produced for it). Each event is delivered to the slots
+// subscribed to its stream, market-simulating nodes first; events the nodes emit are queued and
+// delivered in order after the emitting callback returns (never re-entrantly). Then every node
+// that received something on a regular slot gets on_cycle, in topological order. Fills and order
+// updates also go to the node that placed the order, account snapshots to every node sending
+// orders to the executor, on the feedback slot. Events on exported streams are appended to the
+// output batch for downstream stages.
+//
+// A stage is used by one thread at a time (TBB serial function node); it holds no locks.
+#pragma once
+
+#include "batch.hpp"
+#include "node_runtime.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace qflow {
+
+class Stage final : public EventRouter {
+ public:
+  // `nodes` in topological order; `exported` flags the streams downstream stages consume.
+  Stage(std::string name, const Graph& graph, std::vector<NodeRuntime*> nodes, std::vector<bool> exported);
+
+  const std::string& name() const { return name_; }
+  const std::vector<NodeRuntime*>& nodes() const { return nodes_; }
+
+  // Each appends what the stage emits for downstream stages to `out`. They return false once
+  // a node has failed; error() says which and why.
+  bool start(std::vector<qf_event>& out);
+  bool process(const Batch& in, std::vector<qf_event>& out);
+  bool finish(std::vector<qf_event>& out);
+
+  bool failed() const { return !error_.empty(); }
+  const std::string& error() const { return error_; }
+  uint64_t cycles() const { return cycle_; }
+
+  // EventRouter
+  void emit(NodeRuntime& node, uint32_t port, const qf_event& ev) override;
+  const qf_event* input(NodeRuntime& node, uint32_t slot) override;
+  int64_t now() const override { return cycle_time_; }
+
+ private:
+  struct Target {
+    uint32_t local;
+    uint32_t slot;
+  };
+  struct Delivery {
+    uint32_t local;
+    uint32_t slot;
+    const qf_event* ev;
+  };
+  struct LocalNode {
+    NodeRuntime* rt;
+    std::vector<const qf_event*> current;  // per slot, valid when current_cycle matches
+    std::vector<uint64_t> current_cycle;
+    std::vector<uint32_t> feedback_clients;  // local nodes that send orders to this one
+    bool dirty = false;
+    bool failed = false;
+  };
+
+  // Stable storage for events emitted during one cycle.
+  class Arena {
+   public:
+    qf_event* push(const qf_event& e);
+    void reset() { used_ = 0; }
+
+   private:
+    static constexpr size_t kChunk = 256;
+    std::vector<std::unique_ptr<qf_event[]>> chunks_;
+    size_t used_ = 0;
+  };
+
+  void run_cycle(const qf_event* events, size_t count);
+  void route(const qf_event* e);
+  void drain();
+  void call_cycle_callbacks();
+  void fail(LocalNode& n, const std::string& message);
+  bool check(LocalNode& n, int32_t rc, const char* callback);
+
+  std::string name_;
+  std::vector<NodeRuntime*> nodes_;
+  std::vector<LocalNode> local_;
+  std::vector<int32_t> local_of_;          // graph node index → local index, -1 if elsewhere
+  std::vector<std::vector<Target>> routes_;  // per stream id
+  std::vector<bool> exported_;               // per stream id
+  const Graph& graph_;
+  std::vector<Delivery> queue_;
+  size_t head_ = 0;
+  Arena arena_;
+  std::vector<qf_event>* out_ = nullptr;
+  uint64_t cycle_ = 0;
+  uint64_t cycle_seq_ = 0;
+  int64_t cycle_time_ = 0;
+  uint64_t last_batch_ = 0;
+  std::string error_;
+};
+
+}  // namespace qflow
