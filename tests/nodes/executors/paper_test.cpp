@@ -30,8 +30,10 @@ using Params = std::map<std::string, std::string>;
 
 // A paper executor with one market slot and one order slot; symbols interned in a fixed order.
 struct Exec {
-  explicit Exec(const Params& params = {})
+  // `nvda_first` interns the symbols the other way round, as another process might.
+  explicit Exec(const Params& params = {}, bool nvda_first = false)
       : h(plugin_path("qflow_executors"), "executor.paper", params, {{"market", "bars"}, {"orders", "strategy"}}) {
+    if (nvda_first) nvda = h.intern("NVDA");
     orcl = h.intern("ORCL");
     nvda = h.intern("NVDA");
     h.start();
@@ -612,14 +614,15 @@ namespace {
 struct Seen {
   std::string port;
   uint16_t kind, flags;
-  uint32_t symbol, origin;
+  std::string symbol;
+  uint32_t origin;
   int64_t time;
   std::string payload;
   bool operator==(const Seen&) const = default;
 };
-void record(std::vector<Seen>& to, const std::vector<Output>& out) {
+void record(std::vector<Seen>& to, const NodeHarness& h, const std::vector<Output>& out) {
   for (const Output& o : out)
-    to.push_back(Seen{o.port_name, o.ev.kind, o.ev.flags, o.ev.symbol, o.ev.origin, o.ev.time_ns,
+    to.push_back(Seen{o.port_name, o.ev.kind, o.ev.flags, std::string(h.lookup(o.ev.symbol)), o.ev.origin, o.ev.time_ns,
                       std::string(reinterpret_cast<const char*>(o.ev.u.raw), sizeof o.ev.u.raw)});
 }
 }  // namespace
@@ -648,22 +651,23 @@ TEST_CASE("executor.paper: restore then continue equals never stopping") {
   {
     Exec whole(params);
     const auto cycles = script(whole);
-    for (const auto& c : cycles) record(whole_out, whole.h.cycle(c));
-    record(whole_out, whole.h.stop());
+    for (const auto& c : cycles) record(whole_out, whole.h, whole.h.cycle(c));
+    record(whole_out, whole.h, whole.h.stop());
   }
   std::string saved;
   {
     Exec first(params);
     const auto cycles = script(first);
-    for (size_t i = 0; i < cut; ++i) record(split_out, first.h.cycle(cycles[i]));
+    for (size_t i = 0; i < cut; ++i) record(split_out, first.h, first.h.cycle(cycles[i]));
     saved = first.h.save_state();
   }
   {
-    Exec second(params);
+    Exec second(params, /*nvda_first=*/true);  // other symbol ids: the state must carry names
+    REQUIRE(second.orcl != 1);
     second.h.restore_state(saved);
     const auto cycles = script(second);
-    for (size_t i = cut; i < cycles.size(); ++i) record(split_out, second.h.cycle(cycles[i]));
-    record(split_out, second.h.stop());
+    for (size_t i = cut; i < cycles.size(); ++i) record(split_out, second.h, second.h.cycle(cycles[i]));
+    record(split_out, second.h, second.h.stop());
   }
   // The script exercises what the state must carry: the stop-limit fills at 10.65 only because
   // it was triggered before the cut, the limit fills after it, and the last order expires.
