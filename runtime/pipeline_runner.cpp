@@ -132,6 +132,7 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
 
   // Start: sinks before the compute stage that feeds them, so they receive its start events.
   constexpr uint64_t kStartBatch = 1;
+  constexpr uint64_t kFirstSourceBatch = kStartBatch + 1;
   bool started = true;
   for (auto& g : groups) started = g->start() && started, note_error(g->error());
   for (size_t i = 0; i < plan.stages.size() && started; ++i) {
@@ -160,6 +161,13 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     std::vector<std::unique_ptr<flow::limiter_node<BatchPtr>>> limiters;
     std::vector<std::unique_ptr<flow::function_node<BatchPtr, BatchPtr>>> computes;
     std::vector<std::unique_ptr<flow::function_node<BatchPtr>>> sinks;
+    // A serial function_node forwards its output after releasing its slot, so consecutive
+    // outputs can overtake each other; a sequencer in front of every consumer restores the order.
+    std::vector<std::unique_ptr<flow::sequencer_node<BatchPtr>>> sequencers;
+    auto in_order = [&] {
+      return sequencers.emplace_back(std::make_unique<flow::sequencer_node<BatchPtr>>(
+          fg, [](const BatchPtr& b) { return static_cast<size_t>(b->number - kFirstSourceBatch); })).get();
+    };
     for (size_t i = 0; i < plan.stages.size(); ++i) {
       if (plan.stages[i].kind != StagePlan::Kind::sources) continue;
       SourceGroup* group = groups[static_cast<size_t>(object_of[i])].get();
@@ -191,7 +199,9 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
           if (!compute->process(*in, out->events)) cancel = true;
           return BatchPtr(std::move(out));
         });
-        flow::make_edge(*limiter, *cnode);
+        auto* cseq = in_order();
+        flow::make_edge(*limiter, *cseq);
+        flow::make_edge(*cseq, *cnode);
         for (size_t s : consumers[c]) {
           Stage* sink = stage_of(s);
           auto snode = std::make_unique<flow::function_node<BatchPtr>>(fg, flow::serial, [&, sink](const BatchPtr& in) {
@@ -200,7 +210,9 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
             if (!sink->process(*in, unused)) cancel = true;
             return flow::continue_msg();
           });
-          flow::make_edge(*cnode, *snode);
+          auto* sseq = in_order();
+          flow::make_edge(*cnode, *sseq);
+          flow::make_edge(*sseq, *snode);
           sinks.push_back(std::move(snode));
         }
         computes.push_back(std::move(cnode));

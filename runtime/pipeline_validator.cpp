@@ -315,6 +315,7 @@ void Validator::resolve_inputs(const NodeDef& nd, GraphNode& gn) {
   for (const PortDecl& p : type.inputs) port_names.push_back(p.name);
   size_t list_port = 0;
   std::vector<int> per_port(type.inputs.size(), 0);
+  std::vector<bool> attempted(type.inputs.size(), false);  // a failed reference already explains a gap
   for (const InputRef& in : nd.inputs) {
     // The destination port.
     int port = -1;
@@ -336,6 +337,7 @@ void Validator::resolve_inputs(const NodeDef& nd, GraphNode& gn) {
       if (!(type.inputs[list_port].flags & QF_PORT_MULTIPLE)) ++list_port;
     }
     const PortDecl& dest = type.inputs[static_cast<size_t>(port)];
+    attempted[static_cast<size_t>(port)] = true;
     // The producer.
     const size_t dot = in.ref.find('.');
     const std::string node_id = in.ref.substr(0, dot);
@@ -382,7 +384,7 @@ void Validator::resolve_inputs(const NodeDef& nd, GraphNode& gn) {
                             producer.type->outputs[static_cast<size_t>(out)].kinds, in.ref});
   }
   for (size_t p = 0; p < type.inputs.size(); ++p)
-    if (per_port[p] == 0 && !(type.inputs[p].flags & QF_PORT_OPTIONAL))
+    if (per_port[p] == 0 && !attempted[p] && !(type.inputs[p].flags & QF_PORT_OPTIONAL))
       error(nd.pos, "E0205", "input '" + type.inputs[p].name + "' of node '" + nd.id + "' (" + type.name + ") is not connected");
 }
 

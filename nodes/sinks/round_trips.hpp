@@ -38,10 +38,29 @@ struct RoundTrip {
   double exit_quantity = 0, exit_value = 0;
   double pnl_gross = 0;  // set when the trip closes
   double commission = 0;
+  // When every fill of a side had the same price, that price exactly: value / quantity may be
+  // an ulp away from it (100 * 24.959999 / 100 is not 24.959999).
+  double entry_uniform_price = 0, exit_uniform_price = 0;
+  bool entry_uniform = true, exit_uniform = true;
 
   double size() const { return entry_quantity; }
-  double entry_price() const { return entry_value / entry_quantity; }
-  double exit_price() const { return exit_quantity > 0 ? exit_value / exit_quantity : 0.0; }
+  double entry_price() const { return entry_uniform ? entry_uniform_price : entry_value / entry_quantity; }
+  double exit_price() const {
+    if (exit_quantity <= 0) return 0.0;
+    return exit_uniform ? exit_uniform_price : exit_value / exit_quantity;
+  }
+  void add_entry(double q, double price) {
+    if (entry_quantity > 0 && price != entry_uniform_price) entry_uniform = false;
+    entry_uniform_price = price;
+    entry_quantity += q;
+    entry_value += q * price;
+  }
+  void add_exit(double q, double price) {
+    if (exit_quantity > 0 && price != exit_uniform_price) exit_uniform = false;
+    exit_uniform_price = price;
+    exit_quantity += q;
+    exit_value += q * price;
+  }
   double pnl_net() const { return pnl_gross - commission; }
 };
 
@@ -62,8 +81,7 @@ class RoundTripBook {
     RoundTrip& trip = pos.trip;
     if (fill.side == trip.direction) {
       pos.held += q;
-      trip.entry_quantity += q;
-      trip.entry_value += q * fill.price;
+      trip.add_entry(q, fill.price);
       trip.commission += fill.commission;
       return std::nullopt;
     }
@@ -77,8 +95,7 @@ class RoundTripBook {
     }
     // Each part's share is rounded once (c * part / q), so 0.75 over 10 + 20 gives 0.25 and 0.5.
     const double closing_commission = remainder > 0 ? fill.commission * closing / q : fill.commission;
-    trip.exit_quantity += closing;
-    trip.exit_value += closing * fill.price;
+    trip.add_exit(closing, fill.price);
     trip.commission += closing_commission;
     trip.exit_time = time_ns;
     if (!flat) {
@@ -120,8 +137,7 @@ class RoundTripBook {
     p.trip.direction = side;
     p.trip.entry_time = time_ns;
     p.trip.exit_time = time_ns;
-    p.trip.entry_quantity = q;
-    p.trip.entry_value = q * price;
+    p.trip.add_entry(q, price);
     p.trip.commission = commission;
     return p;
   }
