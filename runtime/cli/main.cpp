@@ -133,6 +133,8 @@ int main(int argc, char** argv) {
 
   auto* version = app.add_subcommand("version", "Print the qflow and plugin ABI versions");
 
+  // --log-level may come before or after the subcommand.
+  for (CLI::App* sub : {run, validate, nodes, graph_cmd, version}) sub->fallthrough();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
