@@ -60,7 +60,7 @@ void Stage::fail(LocalNode& n, const std::string& message) {
   if (error_.empty()) error_ = message;
 }
 
-bool Stage::check(LocalNode& n, int32_t rc, const char* callback) {
+bool Stage::check_failed(LocalNode& n, int32_t rc, const char* callback) {
   if (!n.rt->contract_violation.empty()) {
     fail(n, n.rt->describe() + " broke the node contract in " + callback + ": " + n.rt->contract_violation);
     return false;
@@ -173,6 +173,11 @@ bool Stage::process(const Batch& in, std::vector<qf_event>& out) {
   out_ = &out;
   const std::vector<qf_event>& ev = in.events;
   for (size_t i = 0; i < ev.size() && !failed();) {
+    // Events nobody here subscribes to start no cycle (a sink sees only its own streams).
+    if (!exported_[ev[i].stream] && routes_[ev[i].stream].empty()) {
+      ++i;
+      continue;
+    }
     size_t j = i + 1;
     while (j < ev.size() && ev[j].seq == ev[i].seq) ++j;
     run_cycle(&ev[i], j - i);

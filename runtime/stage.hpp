@@ -81,7 +81,12 @@ class Stage final : public EventRouter {
   void drain();
   void call_cycle_callbacks();
   void fail(LocalNode& n, const std::string& message);
-  bool check(LocalNode& n, int32_t rc, const char* callback);
+  bool check(LocalNode& n, int32_t rc, const char* callback) {
+    if (rc >= 0 && n.rt->contract_violation.empty()) [[likely]]
+      return true;
+    return check_failed(n, rc, callback);
+  }
+  bool check_failed(LocalNode& n, int32_t rc, const char* callback);
 
   std::string name_;
   std::vector<NodeRuntime*> nodes_;
