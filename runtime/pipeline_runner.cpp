@@ -157,8 +157,13 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
                                                             static_cast<size_t>(options.threads));
     ProgressLine progress(groups, options.progress);
     flow::graph fg;
-    std::vector<std::unique_ptr<flow::input_node<BatchPtr>>> inputs;
-    std::vector<std::unique_ptr<flow::limiter_node<BatchPtr>>> limiters;
+    // TBB's input_node keeps a copy of the last item it produced until it produces the next. A
+    // ticket in that copy would keep its batch counted as in flight, stalling a limit of one,
+    // so tickets are attached after the limiter, to a batch of their own.
+    using SourceBatch = std::shared_ptr<Batch>;
+    std::vector<std::unique_ptr<flow::input_node<SourceBatch>>> inputs;
+    std::vector<std::unique_ptr<flow::limiter_node<SourceBatch>>> limiters;
+    std::vector<std::unique_ptr<flow::function_node<SourceBatch, BatchPtr>>> ticketers;
     std::vector<std::unique_ptr<flow::function_node<BatchPtr, BatchPtr>>> computes;
     std::vector<std::unique_ptr<flow::function_node<BatchPtr>>> sinks;
     // A serial function_node forwards its output after releasing its slot, so consecutive
@@ -171,10 +176,10 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     for (size_t i = 0; i < plan.stages.size(); ++i) {
       if (plan.stages[i].kind != StagePlan::Kind::sources) continue;
       SourceGroup* group = groups[static_cast<size_t>(object_of[i])].get();
-      auto limiter = std::make_unique<flow::limiter_node<BatchPtr>>(fg, graph.max_batches_in_flight);
-      flow::limiter_node<BatchPtr>* lim = limiter.get();
+      auto limiter = std::make_unique<flow::limiter_node<SourceBatch>>(fg, graph.max_batches_in_flight);
+      flow::limiter_node<SourceBatch>* lim = limiter.get();
       auto batch_no = std::make_shared<uint64_t>(kStartBatch);
-      auto input = std::make_unique<flow::input_node<BatchPtr>>(fg, [&, group, lim, batch_no](oneapi::tbb::flow_control& fc) -> BatchPtr {
+      auto input = std::make_unique<flow::input_node<SourceBatch>>(fg, [&, group, batch_no](oneapi::tbb::flow_control& fc) -> SourceBatch {
         if (cancel.load(std::memory_order_relaxed) || (options.interrupted && options.interrupted->load())) {
           fc.stop();
           return {};
@@ -186,10 +191,17 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
           fc.stop();
           return {};
         }
-        b->ticket = std::make_shared<FlowTicket>([lim] { lim->decrementer().try_put(flow::continue_msg()); });
         return b;
       });
+      auto ticketer = std::make_unique<flow::function_node<SourceBatch, BatchPtr>>(fg, flow::serial, [lim](const SourceBatch& in) {
+        auto out = std::make_shared<Batch>();
+        out->number = in->number;
+        out->events = std::move(in->events);
+        out->ticket = std::make_shared<FlowTicket>([lim] { lim->decrementer().try_put(flow::continue_msg()); });
+        return BatchPtr(std::move(out));
+      });
       flow::make_edge(*input, *limiter);
+      flow::make_edge(*limiter, *ticketer);
       for (size_t c : consumers[i]) {
         Stage* compute = stage_of(c);
         auto cnode = std::make_unique<flow::function_node<BatchPtr, BatchPtr>>(fg, flow::serial, [&, compute](const BatchPtr& in) {
@@ -200,7 +212,7 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
           return BatchPtr(std::move(out));
         });
         auto* cseq = in_order();
-        flow::make_edge(*limiter, *cseq);
+        flow::make_edge(*ticketer, *cseq);
         flow::make_edge(*cseq, *cnode);
         for (size_t s : consumers[c]) {
           Stage* sink = stage_of(s);
@@ -219,6 +231,7 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
       }
       inputs.push_back(std::move(input));
       limiters.push_back(std::move(limiter));
+      ticketers.push_back(std::move(ticketer));
     }
     for (auto& in : inputs) in->activate();
     fg.wait_for_all();
