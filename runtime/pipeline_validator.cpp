@@ -78,7 +78,10 @@ Converted convert(const ParamDecl& decl, const Scalar& s, const fs::path& base_d
     c.error = "parameter '" + decl.name + "' expects " + expected + ", got " + (s.is_null ? "nothing" : "'" + t + "'");
     return c;
   };
-  if (s.is_null) return wrong(std::string("a ") + param_type_name(decl.type));
+  if (s.is_null) {
+    const std::string type = param_type_name(decl.type);
+    return wrong((type == "integer" ? "an " : "a ") + type);
+  }
   auto range = [&](double x) {
     const bool low = (decl.flags & QF_PARAM_HAS_MIN) && x < decl.min_value;
     const bool high = (decl.flags & QF_PARAM_HAS_MAX) && x > decl.max_value;
@@ -423,9 +426,9 @@ void Validator::check_cycles(Graph& g) {
         break;
       }
   }
-  std::string cycle;
-  for (size_t i = path.size(); i-- > static_cast<size_t>(at[v]);) cycle += g.nodes[path[i]].id + " -> ";
-  cycle += g.nodes[v].id;
+  // `path` runs against the data flow (consumer, then its producer); print it along the flow.
+  std::string cycle = g.nodes[v].id;
+  for (size_t i = path.size(); i-- > static_cast<size_t>(at[v]);) cycle += " -> " + g.nodes[path[i]].id;
   error(g.nodes[v].pos, "E0207", "the pipeline has a cycle: " + cycle +
                                      " (fills and order updates return to the strategy on their own; do not wire them back)");
 }
