@@ -299,6 +299,8 @@ void Loader::load_params(const YAML::Node& n, NodeDef& node) {
     e.name_pos = pos_of(k);
     if (v.IsScalar() || v.IsNull()) {
       e.value = scalar(v);
+      // yaml-cpp places an empty value at the next token, often on a later line: point at the key.
+      if (e.value.is_null) e.value.pos = e.name_pos;
     } else {
       e.is_scalar = false;
       e.value.pos = pos_of(v);
