@@ -57,19 +57,29 @@ struct RegistrationContext {
   Position where;
   bool explicit_request;
   int registered = 0;
+
+  // Where a problem is reported: at the pipeline's reference to the library, or at the library.
+  std::string location() const { return file.empty() ? path : file; }
+  // A library named explicitly fails with an error; one found on the search path, with a warning.
+  void problem(const std::string& code, const std::string& msg) const {
+    if (explicit_request)
+      diags->error(location(), where, code, msg);
+    else
+      diags->warning(path, {}, code, msg);
+  }
 };
 
 int32_t register_node(qf_registrar* r, const qf_node_spec* spec) {
   auto* ctx = static_cast<RegistrationContext*>(r->opaque);
   if (!spec || spec->struct_size < sizeof(qf_node_spec) || !spec->type_name || !spec->create) {
-    ctx->diags->error(ctx->file, ctx->where, "E0405", "plugin " + ctx->path + " registered a malformed node spec");
+    ctx->problem("E0405", "plugin " + ctx->path + " registered a malformed node spec");
     return QF_ERROR;
   }
   auto type = std::make_shared<NodeType>(NodeType::from(*spec));
   type->library = ctx->path;
   type->keep_loaded = ctx->library;
   if (auto other = ctx->registry->add(type)) {
-    ctx->diags->error(ctx->file, ctx->where, "E0404",
+    ctx->diags->error(ctx->location(), ctx->where, "E0404",
                       "node type '" + type->name + "' is defined by both " + *other + " and " + ctx->path);
     return QF_ERROR;
   }
@@ -123,8 +133,7 @@ bool PluginHost::load_library(const fs::path& path, Diagnostics& diags, bool exp
   if (info->register_nodes(&registrar, &err) != QF_OK) {
     // Duplicates were already reported by register_node; anything else is the plugin's own failure.
     if (err.message[0] && std::string(err.message) != "a node type was refused")
-      diags.error(file.empty() ? path.string() : file, where, "E0405",
-                  "plugin " + path.string() + " failed to register its nodes: " + err.message);
+      ctx.problem("E0405", "plugin " + path.string() + " failed to register its nodes: " + err.message);
   }
   loaded_.insert(canonical);
   return true;
