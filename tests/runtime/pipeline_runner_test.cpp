@@ -1,0 +1,148 @@
+// runtime/pipeline_runner.cpp and the stages under it, seen from failing nodes: a node whose
+// create throws, a node that throws in on_event, a node breaking the emit contract. Each must
+// fail the run with a message naming the node, and sinks must still be stopped with everything
+// produced before the failure.
+#include "runtime_test_support.hpp"
+
+#include "pipeline_runner.hpp"
+
+#include <array>
+#include <fstream>
+
+using rt_test::check;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Ran {
+  qflow::RunResult result;
+  fs::path out;
+};
+
+// Validates `nodes_yaml` (with an output folder of its own) and runs it.
+Ran run(const std::string& name, const std::string& nodes_yaml, const std::string& engine = "") {
+  const fs::path out = rt_test::fresh_dir("run_" + name);
+  const auto c = check("output: " + out.string() + "\n" + engine + "nodes:\n" + nodes_yaml);
+  INFO(c.dump());
+  REQUIRE(c.graph);
+  qflow::RunOptions options;
+  options.threads = 2;
+  return Ran{qflow::run_pipeline(*c.graph, options), out};
+}
+
+// What a test.count sink wrote at stop: {events, started, stopped}; {-1, -1, -1} when it did not.
+std::array<int64_t, 3> counted(const fs::path& out, const std::string& id) {
+  std::ifstream in(out / (id + ".count"));
+  std::array<int64_t, 3> v{-1, -1, -1};
+  in >> v[0] >> v[1] >> v[2];
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("runner: bars through a pass-through into a counting sink") {
+  const auto r = run("happy",
+                     "  - {id: bars, type: test.bars, params: {count: 25}}\n"
+                     "  - {id: pass, type: test.pass, inputs: bars}\n"
+                     "  - {id: sink, type: test.count, inputs: pass}\n"
+                     "  - {id: direct, type: test.count, inputs: bars}\n",
+                     "engine: {batch_size: 4, max_batches_in_flight: 2}\n");
+  INFO(r.result.error);
+  CHECK(r.result.status == qflow::RunResult::Status::ok);
+  CHECK(r.result.error.empty());
+  CHECK(r.result.events == 25);
+  CHECK(r.result.output_dir == r.out.string());
+  CHECK(counted(r.out, "sink") == std::array<int64_t, 3>{25, 1, 1});
+  CHECK(counted(r.out, "direct") == std::array<int64_t, 3>{25, 1, 1});
+}
+
+TEST_CASE("runner: one batch in flight at a time still delivers every batch") {
+  // max_batches_in_flight 1 is the tightest backpressure: each batch must be released before
+  // the source may produce the next.
+  const auto r = run("one_in_flight",
+                     "  - {id: bars, type: test.bars, params: {count: 50}}\n"
+                     "  - {id: pass, type: test.pass, inputs: bars}\n"
+                     "  - {id: sink, type: test.count, inputs: pass}\n",
+                     "engine: {batch_size: 5, max_batches_in_flight: 1}\n");
+  INFO(r.result.error);
+  CHECK(r.result.status == qflow::RunResult::Status::ok);
+  CHECK(r.result.events == 50);
+  CHECK(counted(r.out, "sink") == std::array<int64_t, 3>{50, 1, 1});
+}
+
+TEST_CASE("runner: a node whose create throws fails the run, naming the node and its message") {
+  const auto r = run("create_throws",
+                     "  - {id: bars, type: test.bars}\n"
+                     "  - {id: refuser, type: test.create_throws, inputs: bars, params: {reason: disk on fire}}\n"
+                     "  - {id: sink, type: test.count, inputs: refuser}\n");
+  CHECK(r.result.status == qflow::RunResult::Status::failed);
+  CHECK(r.result.error == "node 'refuser' (test.create_throws) could not be created: refusing to be created: disk on fire");
+  CHECK(r.result.events == 0);
+  CHECK(!fs::exists(r.out / "sink.count"));  // nothing ran
+}
+
+TEST_CASE("runner: a node throwing in on_event fails the run; sinks are still stopped with what came before") {
+  // `pre` sees every bar `pass` forwarded, including the one `boom` failed on; `post` sees the
+  // bars `boom` forwarded before it failed. Both share the compute stage's output batches.
+  const auto r = run("throws",
+                     "  - {id: bars, type: test.bars, params: {count: 100}}\n"
+                     "  - {id: pass, type: test.pass, inputs: bars}\n"
+                     "  - {id: boom, type: test.throw_on_event, inputs: pass, params: {at: 7}}\n"
+                     "  - {id: pre, type: test.count, inputs: pass}\n"
+                     "  - {id: post, type: test.count, inputs: boom}\n",
+                     "engine: {batch_size: 3, max_batches_in_flight: 2}\n");
+  CHECK(r.result.status == qflow::RunResult::Status::failed);
+  CHECK(r.result.error == "node 'boom' (test.throw_on_event) failed in on_event: boom at event 7");
+  CHECK(counted(r.out, "pre") == std::array<int64_t, 3>{7, 1, 1});
+  CHECK(counted(r.out, "post") == std::array<int64_t, 3>{6, 1, 1});
+  CHECK(r.result.events < 100);  // the sources stopped early
+}
+
+TEST_CASE("runner: a node emitting on an undeclared port fails the run clearly") {
+  const auto r = run("bad_port",
+                     "  - {id: bars, type: test.bars}\n"
+                     "  - {id: bad, type: test.bad_emit, inputs: bars, params: {how: port}}\n"
+                     "  - {id: sink, type: test.count, inputs: bad}\n");
+  CHECK(r.result.status == qflow::RunResult::Status::failed);
+  CHECK(r.result.error == "node 'bad' (test.bad_emit) broke the node contract in on_event: emitted on output port 7, but it declares 1");
+  CHECK(counted(r.out, "sink") == std::array<int64_t, 3>{0, 1, 1});
+}
+
+TEST_CASE("runner: a node emitting a kind its port does not carry fails the run clearly") {
+  const auto r = run("bad_kind",
+                     "  - {id: bars, type: test.bars}\n"
+                     "  - {id: bad, type: test.bad_emit, inputs: bars, params: {how: kind}}\n"
+                     "  - {id: sink, type: test.count, inputs: bad}\n");
+  CHECK(r.result.status == qflow::RunResult::Status::failed);
+  CHECK(r.result.error == "node 'bad' (test.bad_emit) broke the node contract in on_event: emitted a fill event on output 'out', which carries value");
+  CHECK(counted(r.out, "sink") == std::array<int64_t, 3>{0, 1, 1});
+}
+
+TEST_CASE("runner: a source emitting on an undeclared port fails the run clearly") {
+  const auto r = run("bad_source",
+                     "  - {id: bars, type: test.bars, params: {bad_port: true}}\n"
+                     "  - {id: sink, type: test.count, inputs: bars}\n");
+  CHECK(r.result.status == qflow::RunResult::Status::failed);
+  CHECK(r.result.error.find("node 'bars' (test.bars) broke the node contract in produce: ") == 0);
+  CHECK(r.result.error.find("output port 3") != std::string::npos);
+  CHECK(counted(r.out, "sink") == std::array<int64_t, 3>{0, 1, 1});
+}
+
+TEST_CASE("runner: a failure in one part of the graph does not lose the other part's output") {
+  // Two chains on one source: `good` keeps counting until the run is cancelled, and is stopped.
+  const auto r = run("two_chains",
+                     "  - {id: bars, type: test.bars, params: {count: 50}}\n"
+                     "  - {id: pass, type: test.pass, inputs: bars}\n"
+                     "  - {id: good, type: test.count, inputs: pass}\n"
+                     "  - {id: boom, type: test.throw_on_event, inputs: bars, params: {at: 2}}\n"
+                     "  - {id: post, type: test.count, inputs: boom}\n",
+                     "engine: {batch_size: 5, max_batches_in_flight: 1}\n");
+  CHECK(r.result.status == qflow::RunResult::Status::failed);
+  CHECK(r.result.error == "node 'boom' (test.throw_on_event) failed in on_event: boom at event 2");
+  const auto good = counted(r.out, "good");
+  CHECK(good[0] >= 5);  // at least the batch that was in flight when boom failed
+  CHECK(good[0] <= 50);
+  CHECK(good[2] == 1);
+  CHECK(counted(r.out, "post") == std::array<int64_t, 3>{1, 1, 1});
+}

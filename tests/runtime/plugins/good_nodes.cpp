@@ -1,0 +1,270 @@
+// Tiny node types for the runtime's tests, built as a plugin through the SDK like any other:
+// a source emitting N bars, a pass-through, a counting sink, nodes that fail on purpose
+// (in create, in on_event, by breaking the emit contract), and types whose specs exercise every
+// parameter type, port flag and the describe() hook in validation tests.
+#include <qflow/sdk.hpp>
+
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+namespace {
+
+using qflow::Context;
+using qflow::Kind;
+using qflow::Kinds;
+using qflow::NodeConfig;
+using qflow::NodeSpec;
+using qflow::ParamSpec;
+using qflow::ParamView;
+using qflow::SourceStatus;
+
+// Bars with close = 1, 2, ..., count, one `interval` apart from `start`.
+class TestBars {
+ public:
+  static NodeSpec spec() {
+    return NodeSpec("test.bars", "source")
+        .summary("count bars with closes 1..count")
+        .param(ParamSpec::integer("count").default_value("10").min(0).doc("how many bars"))
+        .param(ParamSpec::string("symbol").default_value("TEST").doc("symbol of the bars"))
+        .param(ParamSpec::time("start").default_value("2024-01-01").doc("time of the first bar"))
+        .param(ParamSpec::duration("interval").default_value("1m").doc("bar length"))
+        .param(ParamSpec::boolean("bad_port").default_value("false").doc("emit on an undeclared port"))
+        .output("bars", Kind::bar, "the bars");
+  }
+  explicit TestBars(const NodeConfig& cfg)
+      : count_(cfg.params().integer("count")), symbol_name_(cfg.params().string("symbol")),
+        start_(cfg.params().time_ns("start")), interval_(cfg.params().duration_ns("interval")),
+        bad_port_(cfg.params().boolean("bad_port")) {}
+
+  void start(Context& c) { symbol_ = c.intern(symbol_name_); }
+  SourceStatus produce(Context& c, uint32_t max_events) {
+    for (uint32_t k = 0; k < max_events && next_ < count_; ++k, ++next_) {
+      const double close = static_cast<double>(next_ + 1);
+      c.emit(bad_port_ ? 3 : 0, qflow::make_bar(symbol_, start_ + next_ * interval_, close, close, close, close, 1, interval_));
+    }
+    return next_ < count_ ? SourceStatus::more : SourceStatus::done;
+  }
+
+ private:
+  int64_t count_;
+  std::string symbol_name_;
+  int64_t start_, interval_;
+  bool bad_port_;
+  uint32_t symbol_ = 0;
+  int64_t next_ = 0;
+};
+
+class TestPass {
+ public:
+  static NodeSpec spec() {
+    return NodeSpec("test.pass", "transform")
+        .summary("forwards what it receives")
+        .input("in", Kind::bar | Kind::value, "anything to forward")
+        .output("out", Kind::bar | Kind::value, "the same events");
+  }
+  explicit TestPass(const NodeConfig&) {}
+  void on_event(Context& c, uint32_t slot, const qf_event& ev) {
+    if (slot != QF_FEEDBACK_SLOT) c.emit(0, ev);
+  }
+};
+
+// Counts what it receives; at stop writes "<events> <started> <stopped>" to <output>/<id>.count,
+// so a test can see that a sink was stopped properly and what it got.
+class TestCount {
+ public:
+  static NodeSpec spec() {
+    return NodeSpec("test.count", "sink")
+        .summary("counts events")
+        .input("in", Kinds::any(), "anything", QF_PORT_MULTIPLE);
+  }
+  explicit TestCount(const NodeConfig& cfg) : path_(cfg.output_dir() + "/" + cfg.id() + ".count") {}
+  void start(Context&) { started_ = true; }
+  void on_event(Context&, uint32_t slot, const qf_event&) {
+    if (slot != QF_FEEDBACK_SLOT) ++events_;
+  }
+  void stop(Context&) {
+    std::ofstream out(path_);
+    out << events_ << " " << started_ << " 1\n";
+    if (!out) throw std::runtime_error("cannot write " + path_);
+  }
+
+ private:
+  std::string path_;
+  int64_t events_ = 0;
+  bool started_ = false;
+};
+
+class TestCreateThrows {
+ public:
+  static NodeSpec spec() {
+    return NodeSpec("test.create_throws", "transform")
+        .summary("refuses to be created")
+        .param(ParamSpec::string("reason").default_value("no reason given"))
+        .input("in", Kind::bar, "bars")
+        .output("out", Kind::bar, "never anything");
+  }
+  explicit TestCreateThrows(const NodeConfig& cfg) {
+    throw std::invalid_argument("refusing to be created: " + cfg.params().string("reason"));
+  }
+  void on_event(Context&, uint32_t, const qf_event&) {}
+};
+
+// Forwards bars and throws on the `at`-th one.
+class TestThrowOnEvent {
+ public:
+  static NodeSpec spec() {
+    return NodeSpec("test.throw_on_event", "transform")
+        .summary("throws on the at-th event")
+        .param(ParamSpec::integer("at").required().min(1))
+        .input("in", Kind::bar, "bars")
+        .output("out", Kind::bar, "the bars before the failure");
+  }
+  explicit TestThrowOnEvent(const NodeConfig& cfg) : at_(cfg.params().integer("at")) {}
+  void on_event(Context& c, uint32_t slot, const qf_event& ev) {
+    if (slot == QF_FEEDBACK_SLOT) return;
+    if (++seen_ == at_) throw std::runtime_error("boom at event " + std::to_string(seen_));
+    c.emit(0, ev);
+  }
+
+ private:
+  int64_t at_, seen_ = 0;
+};
+
+// Breaks the emit contract on its first event: an undeclared port or a kind its port does not carry.
+class TestBadEmit {
+ public:
+  static NodeSpec spec() {
+    return NodeSpec("test.bad_emit", "transform")
+        .summary("emits what it must not")
+        .param(ParamSpec::choice("how", {"port", "kind"}).required())
+        .input("in", Kind::bar, "bars")
+        .output("out", Kind::value, "values");
+  }
+  explicit TestBadEmit(const NodeConfig& cfg) : wrong_port_(cfg.params().string("how") == "port") {}
+  void on_event(Context& c, uint32_t slot, const qf_event& ev) {
+    if (slot == QF_FEEDBACK_SLOT) return;
+    if (wrong_port_) {
+      c.emit(7, qflow::make_value(ev.symbol, 1.0));
+    } else {
+      qf_event fill = qflow::make_event(Kind::fill, ev.symbol);
+      fill.u.fill.quantity = 1;
+      c.emit(0, fill);
+    }
+  }
+
+ private:
+  bool wrong_port_;
+};
+
+// Every parameter type, for validation tests. A sink, so that it may stand alone.
+class TestAllParams {
+ public:
+  static NodeSpec spec() {
+    return NodeSpec("test.all_params", "sink")
+        .summary("one parameter of each type")
+        .param(ParamSpec::integer("count").default_value("5").min(1).max(100))
+        .param(ParamSpec::number("ratio").default_value("0.5").min(0).max(1))
+        .param(ParamSpec::boolean("enabled").default_value("false"))
+        .param(ParamSpec::string("label"))
+        .param(ParamSpec::choice("speed", {"fast", "slow", "medium"}).default_value("fast"))
+        .param(ParamSpec::path("file"))
+        .param(ParamSpec::duration("window").default_value("1m"))
+        .param(ParamSpec::time("since"))
+        .param(ParamSpec::number("threshold").default_value("1"))
+        .input("in", Kinds::any(), "anything", QF_PORT_OPTIONAL | QF_PORT_MULTIPLE);
+  }
+  explicit TestAllParams(const NodeConfig&) {}
+};
+
+class TestRequired {
+ public:
+  static NodeSpec spec() {
+    return NodeSpec("test.required", "sink")
+        .summary("a required parameter")
+        .param(ParamSpec::integer("period").required())
+        .input("in", Kinds::any(), "anything", QF_PORT_OPTIONAL);
+  }
+  explicit TestRequired(const NodeConfig&) {}
+};
+
+// Two value outputs from bars.
+class TestValue {
+ public:
+  static NodeSpec spec() {
+    return NodeSpec("test.value", "indicator")
+        .summary("the close, and the close + 1")
+        .input("in", Kind::bar, "bars")
+        .output("value", Kind::value, "the close")
+        .output("upper", Kind::value, "the close + 1");
+  }
+  explicit TestValue(const NodeConfig&) {}
+  void on_event(Context& c, uint32_t slot, const qf_event& ev) {
+    if (slot == QF_FEEDBACK_SLOT || ev.kind != QF_KIND_BAR) return;
+    c.emit_value(0, ev.symbol, ev.u.bar.close);
+    c.emit_value(1, ev.symbol, ev.u.bar.close + 1);
+  }
+};
+
+class TestStrategy {
+ public:
+  static NodeSpec spec() {
+    return NodeSpec("test.strategy", "strategy")
+        .summary("sends no orders")
+        .input("market", Kind::bar, "bars")
+        .input("signals", Kind::value, "values", QF_PORT_MULTIPLE | QF_PORT_OPTIONAL)
+        .output("orders", Kind::order, "orders");
+  }
+  explicit TestStrategy(const NodeConfig&) {}
+  void on_event(Context&, uint32_t, const qf_event&) {}
+};
+
+class TestExecutor {
+ public:
+  static NodeSpec spec() {
+    return NodeSpec("test.exec", "executor")
+        .summary("fills nothing")
+        .simulates_market()
+        .input("market", Kind::bar, "bars")
+        .input("orders", Kind::order, "orders")
+        .output("fills", Kind::fill, "fills")
+        .output("account", Kind::account, "account snapshots");
+  }
+  explicit TestExecutor(const NodeConfig&) {}
+  void on_event(Context&, uint32_t, const qf_event&) {}
+};
+
+// describe(): `declare: x` adds a required integer parameter `x`; `declare: fail` fails.
+class TestDescribed {
+ public:
+  static NodeSpec spec() {
+    return NodeSpec("test.described", "sink")
+        .summary("declares parameters once its fixed one is known")
+        .param(ParamSpec::string("declare").default_value(""))
+        .input("in", Kinds::any(), "anything", QF_PORT_OPTIONAL);
+  }
+  static std::vector<ParamSpec> describe(const ParamView& fixed) {
+    const std::string name = fixed.string("declare");
+    if (name == "fail") throw std::invalid_argument("cannot describe parameters for declare=fail");
+    if (name.empty()) return {};
+    return {ParamSpec::integer(name).required().min(0)};
+  }
+  explicit TestDescribed(const NodeConfig&) {}
+};
+
+}  // namespace
+
+QFLOW_PLUGIN("qflow-test-good", "0.0.1", [](qflow::Registrar& r) {
+  r.add<TestBars>();
+  r.add<TestPass>();
+  r.add<TestCount>();
+  r.add<TestCreateThrows>();
+  r.add<TestThrowOnEvent>();
+  r.add<TestBadEmit>();
+  r.add<TestAllParams>();
+  r.add<TestRequired>();
+  r.add<TestValue>();
+  r.add<TestStrategy>();
+  r.add<TestExecutor>();
+  r.add<TestDescribed>();
+})
