@@ -243,7 +243,7 @@ void Loader::load_node(const YAML::Node& n, PipelineDef& def) {
   // yaml-cpp's Node::operator= writes through to the referenced node; optional rebinds.
   std::optional<YAML::Node> params, inputs, variants;
   Scalar variant;
-  bool has_variant = false;
+  bool has_variant = false, unknown_variant = false;
   for (const auto& [k, v] : entries(n, kNodeKeys, "a node")) {
     const std::string key = k.Scalar();
     if (key == "params") {
@@ -273,6 +273,7 @@ void Loader::load_node(const YAML::Node& n, PipelineDef& def) {
       if (k.Scalar() == variant.text) chosen.emplace(v);
     }
     if (!chosen) {
+      unknown_variant = true;
       error(variant.pos, "E0108", where + " has no variant '" + variant.text + "'", did_you_mean(variant.text, names));
     } else if (expect(*chosen, YAML::NodeType::Map, "variant '" + variant.text + "'")) {
       for (const auto& [k, v] : entries(*chosen, {"type", "params"}, "variant '" + variant.text + "' of " + where)) {
@@ -286,7 +287,7 @@ void Loader::load_node(const YAML::Node& n, PipelineDef& def) {
       }
     }
   }
-  if (node.type.empty() && !node.id.empty()) error(node.pos, "E0005", where + " needs a 'type'");
+  if (node.type.empty() && !node.id.empty() && !unknown_variant) error(node.pos, "E0005", where + " needs a 'type'");
   if (inputs) load_inputs(*inputs, node);
   def.nodes.push_back(std::move(node));
 }
