@@ -24,7 +24,7 @@ TEST_CASE("loader: E0001 YAML syntax error with its position") {
 TEST_CASE("loader: E0001 hints at quoting ${...} inside a flow collection") {
   const std::string y = "variables: {n: 3}\nnodes:\n  - {id: a, type: test.required, params: {period: ${n}}}\n";
   const auto d = check(y).one("E0001");
-  CHECK(d.pos.line == 3);
+  CHECK(d.pos == at(y, "{n}}}"));  // the brace that ends the flow mapping too early
   CHECK(d.hint.find("quote values that use variables") != std::string::npos);
   // Quoted, the same line is fine.
   const auto ok = check("variables: {n: 3}\nnodes:\n  - {id: a, type: test.required, params: {period: \"${n}\"}}\n");
@@ -289,6 +289,7 @@ TEST_CASE("loader: variant and variants select a type and parameters") {
     CHECK(d.message == "node 's' has no variant 'wid'");
     CHECK(d.hint == "did you mean 'wide'?");
     CHECK(d.pos == at(y, "${kind}"));
+    CHECK(c.errors() == 1);  // no "needs a 'type'" on top
   }
 }
 
