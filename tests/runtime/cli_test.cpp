@@ -118,7 +118,7 @@ TEST_CASE("cli: E0007 a pipeline file that cannot be read") {
   CHECK(contains(r.text, "nope.yaml: E0007 cannot read pipeline file: No such file or directory"));
 }
 
-TEST_CASE("cli: run reports a failing node and exits 3; sinks still wrote their files") {
+TEST_CASE("cli: run reports a failing node and exits 3, sinks still wrote their files") {
   const fs::path dir = rt_test::fresh_dir("cli_run");
   write(dir / "p.yaml", "output: out\n" + pipeline(fs::relative(QFLOW_TEST_GOOD_PLUGIN, dir).string(),
                                                    "  - {id: boom, type: test.throw_on_event, inputs: bars, params: {at: 2}}\n"

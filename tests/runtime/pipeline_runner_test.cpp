@@ -82,7 +82,7 @@ TEST_CASE("runner: a node whose create throws fails the run, naming the node and
   CHECK(!fs::exists(r.out / "sink.count"));  // nothing ran
 }
 
-TEST_CASE("runner: a node throwing in on_event fails the run; sinks are still stopped with what came before") {
+TEST_CASE("runner: a node throwing in on_event fails the run, sinks are still stopped with what came before") {
   // `pre` sees every bar `pass` forwarded, including the one `boom` failed on; `post` sees the
   // bars `boom` forwarded before it failed. Both share the compute stage's output batches.
   const auto r = run("throws",

@@ -37,7 +37,7 @@ TEST_CASE("validator: every parameter type converts to its typed value") {
   CHECK(p.text("window") == "90s");
 }
 
-TEST_CASE("validator: defaults apply; optional parameters without default are passed unset") {
+TEST_CASE("validator: defaults apply, optional parameters without default are passed unset") {
   const auto c = check(with_bars("  - {id: s, type: test.all_params, inputs: bars}\n"));
   INFO(c.dump());
   REQUIRE(c.graph);
@@ -234,7 +234,7 @@ TEST_CASE("validator: E0204 unknown input port") {
   CHECK(c.one("E0205").message == "input 'market' of node 's' (test.strategy) is not connected");
 }
 
-TEST_CASE("validator: E0205 required input not connected; optional inputs may stay open") {
+TEST_CASE("validator: E0205 required input not connected, optional inputs may stay open") {
   const std::string y = with_bars(
       "  - {id: v, type: test.value, inputs: bars}\n"
       "  - {id: s, type: test.strategy, inputs: {signals: v}}\n"
@@ -300,7 +300,7 @@ TEST_CASE("validator: E0208 dangling node") {
   CHECK(exec.graph.has_value());
 }
 
-TEST_CASE("validator: describe() adds parameters; E0501 when it fails or clashes") {
+TEST_CASE("validator: describe() adds parameters, E0501 when it fails or clashes") {
   SECTION("declared parameter, given") {
     const auto c = check("nodes:\n  - {id: d, type: test.described, params: {declare: depth, depth: 4}}\n");
     INFO(c.dump());

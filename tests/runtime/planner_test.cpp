@@ -70,7 +70,7 @@ void check_invariants(const qflow::Graph& g, const Plan& p) {
 
 }  // namespace
 
-TEST_CASE("planner: a strategy with its indicators and executor is one compute stage; sinks are separate") {
+TEST_CASE("planner: a strategy with its indicators and executor is one compute stage, sinks are separate") {
   const auto c = check(
       "nodes:\n"
       "  - {id: bars, type: test.bars}\n"

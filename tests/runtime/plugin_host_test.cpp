@@ -160,7 +160,7 @@ TEST_CASE("plugin host: E0405 a library whose registration fails") {
   CHECK(l.registry.find("badreg.no_create") == nullptr);
 }
 
-TEST_CASE("plugin host: broken libraries on the search path are warnings; the good ones still load") {
+TEST_CASE("plugin host: broken libraries on the search path are warnings, the good ones still load") {
   NodeRegistry registry;
   PluginHost host(registry);
   Diagnostics diags;
