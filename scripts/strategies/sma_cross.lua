@@ -1,0 +1,68 @@
+-- sma_cross.lua: long-only moving-average crossover. It follows the same rule as the native
+-- crossover strategy and is the file to read first when writing your own.
+--
+-- Wiring: the node's inputs are the bars plus two averages labelled `fast` and `slow`:
+--
+--   strategy:
+--     type: lua
+--     script: scripts/strategies/sma_cross.lua
+--     size: 100
+--     in: [bars, fast, slow]
+--
+-- The rule, checked on every bar once both averages have a value:
+--   diff = fast - slow
+--   cross up:   diff > 0 and the last non-zero diff before this bar was negative
+--   cross down: diff < 0 and the last non-zero diff before this bar was positive
+--   flat, no order pending, cross up    -> buy `size`
+--   long, no order pending, cross down  -> sell the whole position
+-- A bar where the averages are equal (diff == 0) neither crosses nor resets the memory.
+-- A market order decided on bar t fills at the open of bar t+1 (the executor's convention),
+-- so the fill arrives before the next bar does.
+
+-- Parameters this script accepts in the pipeline, with their defaults. The host validates them
+-- and, from here on, `params.size` is the value the pipeline chose.
+params = {
+  size = { default = 100, min = 1, doc = "shares bought on each cross up" },
+}
+
+-- Everything that must survive a checkpoint lives in `state` (saved and restored by the host,
+-- together with positions and cash).
+state = {
+  last_diff = 0,   -- the last non-zero fast - slow; 0 until the averages first differ
+  pending = false, -- an order is out and not yet filled, rejected, cancelled or expired
+}
+
+function on_bar(bar)
+  local fast, slow = value("fast"), value("slow")
+  if fast == nil or slow == nil then
+    return -- the averages are still warming up
+  end
+
+  local diff = fast - slow
+  local last = state.last_diff
+
+  if not state.pending then
+    local held = position()
+    if held == 0 and diff > 0 and last < 0 then
+      buy(params.size)
+      state.pending = true
+    elseif held > 0 and diff < 0 and last > 0 then
+      sell(held)
+      state.pending = true
+    end
+  end
+
+  if diff ~= 0 then
+    state.last_diff = diff
+  end
+end
+
+-- The order is done with once it is filled, rejected, cancelled or expired; position()
+-- already reflects any fill.
+local finished = { filled = true, rejected = true, cancelled = true, expired = true }
+
+function on_order(update)
+  if finished[update.status] then
+    state.pending = false
+  end
+end
