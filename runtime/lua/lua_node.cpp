@@ -74,9 +74,10 @@
 // has run and before the next callback; on_start still runs if the host starts the node.
 //
 // Sandbox — the libraries are base, table, string, math, utf8 and coroutine: no io, os,
-// package, debug, require, load, loadfile, dofile, collectgarbage or string.dump. math.random
-// is seeded from the pipeline seed. pairs() order is not reproducible across runs: sort keys
-// when order matters. Each callback may run `instruction_budget` instructions (to within a
+// package, debug, require, load, loadfile, dofile, collectgarbage or string.dump, and
+// setmetatable refuses __gc (finalizers would run outside the budget). math.random is seeded
+// from the pipeline seed. pairs() order is not reproducible across runs: sort keys when order
+// matters. Each callback may run `instruction_budget` instructions (to within a
 // thousand), pcall and coroutines included, and the whole state may use `memory_limit` bytes.
 // Any error stops the callback and is reported as "<script>:<line>: in <callback>: <message>";
 // the pipeline's error policy decides what happens next. A memory error has no line.
@@ -134,7 +135,7 @@ class LuaNode {
   static std::vector<ParamSpec> describe(const ParamView& fixed) {
     ScriptSession session;  // no callback in progress: the API refuses to act
     LuaSandbox sandbox(fixed.string("script"), limits_of(fixed), 0);
-    sandbox.protect("setup", [&](lua_State* L) { install_script_api(L, &session); });
+    sandbox.protect("setup", [&](lua_State* L) { install_script_api(sandbox, L, &session); });
     sandbox.run_script();
     std::vector<ParamSpec> out;
     for (const DeclaredParam& p : read_declared_params(sandbox, kNodeParams)) out.push_back(to_param_spec(p));
@@ -154,13 +155,13 @@ class LuaNode {
       if (slot.kinds & QF_KIND_BIT(QF_KIND_BAR)) bar_slots_.push_back(i);
     }
     sandbox_->protect("setup", [&](lua_State* L) {
-      install_script_api(L, session_.get());
+      install_script_api(*sandbox_, L, session_.get());
       for (InputSlot& in : session_->inputs) {
         lua_pushlstring(L, in.label.data(), in.label.size());
         in.interned = lua_tostring(L, -1);
         sandbox_->anchor();  // keeps the string, and so its address, alive
       }
-      bar_ = push_bar_object(L, session_.get());
+      bar_ = push_bar_object(L);
       bar_ref_ = sandbox_->anchor();
       for (auto [key, name] : {std::pair{&keys_.on_start, "on_start"}, {&keys_.on_bar, "on_bar"},
                                {&keys_.on_fill, "on_fill"}, {&keys_.on_order, "on_order"},

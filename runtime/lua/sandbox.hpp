@@ -90,6 +90,11 @@ class LuaSandbox {
   // Grants the next callback a full instruction budget.
   void arm();
 
+  // A pointer the embedding code attaches to the state, reachable from any lua_CFunction
+  // without a call into Lua (cheaper than an upvalue on the hot path).
+  void set_host_data(void* data) { host_data_ = data; }
+  static void* host_data(lua_State* L) { return of(L)->host_data_; }
+
  private:
   static LuaSandbox* of(lua_State* L);
   static void* allocate(void* ud, void* ptr, size_t old_size, size_t new_size) noexcept;
@@ -118,6 +123,7 @@ class LuaSandbox {
 
   int error_line_ = 0;                   // set by the message handler: line of the failure
   std::exception_ptr cxx_exception_;     // a C++ exception caught inside `protect`
+  void* host_data_ = nullptr;
 };
 
 template <class F>

@@ -1,6 +1,7 @@
 #include "script_api.hpp"
 
 #include "lua_value.hpp"
+#include "sandbox.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -17,7 +18,7 @@ namespace {
 constexpr size_t kMaxEarlyLogs = 1000;
 constexpr uint32_t kStateVersion = 1;
 
-ScriptSession& session_of(lua_State* L) { return *static_cast<ScriptSession*>(lua_touserdata(L, lua_upvalueindex(1))); }
+ScriptSession& session_of(lua_State* L) { return *static_cast<ScriptSession*>(LuaSandbox::host_data(L)); }
 
 // Every API function runs through here: a C++ exception must never unwind through Lua's frames
 // unannounced, so it becomes a Lua error. Lua's own errors pass (they are not std::exception).
@@ -77,11 +78,12 @@ bool is_terminal(int32_t status) {
 // ---- the script's functions -------------------------------------------------------------------
 
 int api_value(lua_State* L, ScriptSession& s) {
+  Context& c = context(L, s, "value");
   size_t n = 0;
   const char* label = luaL_checklstring(L, 1, &n);
   const InputSlot* in = s.find_input(label, n);
   if (!in) return luaL_error(L, "value: no input labelled '%s' (inputs: %s)", label, s.input_names().c_str());
-  const qf_event* ev = context(L, s, "value").input(in->slot);
+  const qf_event* ev = c.input(in->slot);
   if (!ev) {
     lua_pushnil(L);
     return 1;
@@ -312,7 +314,7 @@ int bar_index(lua_State* L) {
   else if (key == "time") lua_pushinteger(L, bar.ev.time_ns);
   else if (key == "interval") lua_pushinteger(L, b.interval_ns);
   else if (key == "symbol") {
-    const std::string_view name = context(L, *bar.session, "bar.symbol").lookup(bar.ev.symbol);
+    const std::string_view name = context(L, session_of(L), "bar.symbol").lookup(bar.ev.symbol);
     lua_pushlstring(L, name.data(), name.size());
   } else {
     return luaL_error(L, "bar has no field '%s' (fields: time, open, high, low, close, volume, interval, symbol)",
@@ -332,11 +334,6 @@ int bar_tostring(lua_State* L) {
   lua_pushfstring(L, "bar{time=%I, open=%f, high=%f, low=%f, close=%f, volume=%f}",
                   static_cast<lua_Integer>(bar.ev.time_ns), b.open, b.high, b.low, b.close, b.volume);
   return 1;
-}
-
-void push_closure(lua_State* L, ScriptSession* s, lua_CFunction f) {
-  lua_pushlightuserdata(L, s);
-  lua_pushcclosure(L, f, 1);
 }
 
 }  // namespace
@@ -448,7 +445,8 @@ std::string ScriptSession::input_names() const {
 
 // ---- installation -----------------------------------------------------------------------------
 
-void install_script_api(lua_State* L, ScriptSession* s) {
+void install_script_api(LuaSandbox& sandbox, lua_State* L, ScriptSession* s) {
+  sandbox.set_host_data(s);
   static constexpr luaL_Reg kFunctions[] = {
       {"value", &guarded<api_value>},   {"position", &guarded<api_position>}, {"cash", &guarded<api_cash>},
       {"equity", &guarded<api_equity>}, {"buy", &guarded<api_buy>},           {"sell", &guarded<api_sell>},
@@ -456,16 +454,16 @@ void install_script_api(lua_State* L, ScriptSession* s) {
       {"log", &guarded<api_log>},       {"print", &guarded<api_log>},         {"now", &guarded<api_now>},
   };
   for (const luaL_Reg& f : kFunctions) {
-    push_closure(L, s, f.func);
+    lua_pushcfunction(L, f.func);
     lua_setglobal(L, f.name);
   }
 }
 
-BarObject* push_bar_object(lua_State* L, ScriptSession* s) {
+BarObject* push_bar_object(lua_State* L) {
   auto* bar = static_cast<BarObject*>(lua_newuserdatauv(L, sizeof(BarObject), 0));
-  *bar = BarObject{make_event(Kind::bar, 0), s};
+  *bar = BarObject{make_event(Kind::bar, 0)};
   lua_createtable(L, 0, 4);
-  push_closure(L, s, &bar_index);
+  lua_pushcfunction(L, &bar_index);
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, &bar_newindex);
   lua_setfield(L, -2, "__newindex");

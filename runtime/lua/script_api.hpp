@@ -14,6 +14,8 @@
 
 namespace qflow::lua {
 
+class LuaSandbox;
+
 struct InputSlot {
   std::string label;              // the reference written in the pipeline: "fast", "macd.signal"
   uint32_t slot = 0;
@@ -69,13 +71,13 @@ struct ScriptSession {
 // The object on_bar receives: one per node, refilled for every bar, read-only.
 struct BarObject {
   qf_event ev;
-  ScriptSession* session;
 };
 
-// Installs the global functions. Allocates: call in protected mode.
-void install_script_api(lua_State* L, ScriptSession* session);
+// Installs the global functions, which reach `session` through the sandbox's host data.
+// Allocates: call in protected mode.
+void install_script_api(LuaSandbox& sandbox, lua_State* L, ScriptSession* session);
 // Pushes a new bar object and returns it.
-BarObject* push_bar_object(lua_State* L, ScriptSession* session);
+BarObject* push_bar_object(lua_State* L);
 // Push fresh tables describing a fill or an order update.
 void push_fill(lua_State* L, const qf_event& fill, std::string_view symbol_name);
 void push_order_update(lua_State* L, const qf_event& update, std::string_view symbol_name);

@@ -220,3 +220,10 @@ TEST_CASE("lua api: two inputs with one label are refused") {
   CHECK_THROWS_WITH(lua_node(script, {}, {bar_slot("bars"), value_slot("x"), value_slot("x")}),
                     Contains("two inputs are labelled 'x'"));
 }
+
+TEST_CASE("lua api: value() and now() at the top level say they need a callback") {
+  CHECK_THROWS_WITH(lua_node(write_script("api_top_level_value", "local x = value('bars')\n")),
+                    Contains(":1: in main chunk: value() is only available inside a callback"));
+  CHECK_THROWS_WITH(lua_node(write_script("api_top_level_now", "local t = now()\n")),
+                    Contains(":1: in main chunk: now() is only available inside a callback"));
+}
