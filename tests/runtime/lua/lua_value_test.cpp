@@ -112,7 +112,7 @@ TEST_CASE("lua state: values that are not data are refused, naming the key") {
   }
 }
 
-TEST_CASE("lua state: shared tables are saved as copies; deep nesting is refused") {
+TEST_CASE("lua state: shared tables are saved as copies and deep nesting is refused") {
   const std::string shared = write_script("state_shared", R"(
 function on_bar(bar)
   if not state.a then
