@@ -39,11 +39,10 @@ const qf_host_api kApi = {
     [](qf_context*, double) {},
 };
 
-double ns_per_bar(const std::string& script, int64_t budget, bool read_values, size_t bars) {
+double ns_per_bar(const std::string& script, int64_t budget, size_t bars) {
   static NodeHarness loader = lua_node(write_script("overhead_loader", ""));
   const qf_node_spec& spec = loader.spec();
 
-  const std::string budget_text = std::to_string(budget);
   qf_param_value params[4]{};
   params[0] = qf_param_value{"script", QF_PARAM_PATH, 1, 0, 0, qf_str{script.data(), script.size()}};
   params[1] = qf_param_value{"instruction_budget", QF_PARAM_INT, 1, budget, double(budget), qf_str{nullptr, 0}};
@@ -97,8 +96,8 @@ double ns_per_bar(const std::string& script, int64_t budget, bool read_values, s
     host.orders.clear();
     host.now = bar_events[i].time_ns;
     host.inputs[0] = &bar_events[i];
-    host.inputs[1] = read_values && i >= 9 ? &fast[i] : nullptr;  // warm-up at each lap: fine for timing
-    host.inputs[2] = read_values && i >= 29 ? &slow[i] : nullptr;
+    host.inputs[1] = i >= 9 ? &fast[i] : nullptr;  // a warm-up at each lap: fine for timing
+    host.inputs[2] = i >= 29 ? &slow[i] : nullptr;
     if (node.vtable->on_cycle(node.self, ctx) != QF_OK) FAIL(host.error);
   }
   const auto elapsed = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
@@ -133,7 +132,7 @@ TEST_CASE("lua host: per-bar overhead", "[.][perf]") {
   };
   for (const Run& r : runs) {
     double ns = 1e300;
-    for (int rep = 0; rep < 3; ++rep) ns = std::min(ns, ns_per_bar(r.script, r.budget, true, n));
+    for (int rep = 0; rep < 3; ++rep) ns = std::min(ns, ns_per_bar(r.script, r.budget, n));
     std::printf("%-40s %7.1f ns/bar\n", r.what, ns);
     CHECK(ns > 0);
   }
