@@ -119,7 +119,7 @@ TEST_CASE("a runtime failure exits 3 and names the cause") {
   CHECK_THAT(o.text, Catch::Contains("node 'bars' (source.csv_bars)"));
 }
 
-TEST_CASE("--set of an undeclared variable is refused with a suggestion") {
+TEST_CASE("qflow refuses --set of an undeclared variable, with a suggestion") {
   const Output o = run_cli("validate " + kSource + "/pipelines/sma_cross.yaml --set fsat=5");
   CHECK(o.code == 2);
   CHECK_THAT(o.text, Catch::Contains("E0302 --set fsat: the pipeline declares no variable 'fsat' (did you mean 'fast'?)"));
