@@ -93,10 +93,10 @@ void Stage::emit(NodeRuntime& node, uint32_t port, const qf_event& ev) {
   route(e);
   if ((e->kind == QF_KIND_FILL || e->kind == QF_KIND_ORDER_UPDATE) && e->origin != 0 && e->origin != node.origin_handle()) {
     const uint32_t g = e->origin - 1;
-    if (g < local_of_.size() && local_of_[g] >= 0) queue_.push_back(Delivery{static_cast<uint32_t>(local_of_[g]), QF_FEEDBACK_SLOT, e});
+    if (g < local_of_.size() && local_of_[g] >= 0) queue_.push_back(Delivery{static_cast<uint32_t>(local_of_[g]), kFeedback, e});
   } else if (e->kind == QF_KIND_ACCOUNT || e->kind == QF_KIND_POSITION) {
     for (uint32_t c : local_[static_cast<size_t>(local_of_[node.index])].feedback_clients)
-      queue_.push_back(Delivery{c, QF_FEEDBACK_SLOT, e});
+      queue_.push_back(Delivery{c, kFeedback, e});
   }
 }
 
@@ -117,12 +117,14 @@ void Stage::drain() {
     LocalNode& n = local_[d.local];
     if (n.failed) continue;
     NodeRuntime& rt = *n.rt;
-    if (d.slot != QF_FEEDBACK_SLOT) {
-      n.current[d.slot] = d.ev;
-      n.current_cycle[d.slot] = cycle_;
-      n.dirty = true;
-      ++rt.events_in;
+    if (d.slot == kFeedback) {
+      if (rt.vt().on_feedback) check(n, rt.vt().on_feedback(rt.instance.self, &rt.ctx, d.ev), "on_feedback");
+      continue;
     }
+    n.current[d.slot] = d.ev;
+    n.current_cycle[d.slot] = cycle_;
+    n.dirty = true;
+    ++rt.events_in;
     if (rt.vt().on_event) check(n, rt.vt().on_event(rt.instance.self, &rt.ctx, d.slot, d.ev), "on_event");
   }
   queue_.clear();

@@ -52,9 +52,10 @@ class Stage final : public EventRouter {
   };
   struct Delivery {
     uint32_t local;
-    uint32_t slot;
+    uint32_t slot;  // kFeedback: to on_feedback
     const qf_event* ev;
   };
+  static constexpr uint32_t kFeedback = UINT32_MAX;
   struct LocalNode {
     NodeRuntime* rt;
     std::vector<const qf_event*> current;  // per slot, valid when current_cycle matches

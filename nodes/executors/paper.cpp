@@ -158,7 +158,6 @@ class PaperExecutor {
   }
 
   void on_event(Context& ctx, uint32_t slot, const qf_event& ev) {
-    if (slot == QF_FEEDBACK_SLOT) return;
     resolve_symbols(ctx);
     if (slot >= slot_port_.size()) throw std::invalid_argument("event on an unknown slot");
     if (slot_port_[slot] == kMarketPort) {

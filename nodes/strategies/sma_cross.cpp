@@ -6,7 +6,7 @@
 // difference). A zero diff is neither and does not replace the last non-zero diff, so touching
 // and parting again on the same side is no cross. When flat with no order pending, a cross up
 // buys `size` at market; when long with no order pending, a cross down sells the whole position
-// at market. The position comes from the fills fed back on QF_FEEDBACK_SLOT; an order stays
+// at market. The position comes from the fills fed back through on_feedback; an order stays
 // pending until its FILLED, REJECTED, CANCELLED or EXPIRED update comes back. No order before
 // both averages have warmed up.
 #include <qflow/sdk.hpp>
@@ -41,8 +41,7 @@ class SmaCrossStrategy {
     if (!(size_ > 0) || !std::isfinite(size_)) throw std::invalid_argument("size must be > 0");
   }
 
-  void on_event(Context&, uint32_t slot, const qf_event& ev) {
-    if (slot != QF_FEEDBACK_SLOT) return;
+  void on_feedback(Context&, const qf_event& ev) {
     if (ev.kind == QF_KIND_FILL) {
       position_ += ev.u.fill.side * ev.u.fill.quantity;
     } else if (ev.kind == QF_KIND_ORDER_UPDATE && pending_ && ev.u.order_update.order_id == pending_id_) {

@@ -9,7 +9,7 @@
 // Node parameters: `script` (the file), `instruction_budget` (VM instructions allowed per
 // callback, default 1,000,000, 0 = unlimited) and `memory_limit` (bytes for the whole script,
 // default 64 MiB). Outputs: `orders` and `signals`. Fills, order updates and account snapshots
-// for this node's orders come back on the feedback slot, before the next bar.
+// for this node's orders come back through on_feedback, before the next bar.
 //
 // ======================================= Script API =======================================
 //
@@ -196,8 +196,8 @@ class LuaNode {
     if (sandbox_->push_global_function(keys_.on_start, "on_start")) sandbox_->call(0, "on_start");
   }
 
-  void on_event(Context& ctx, uint32_t slot, const qf_event& ev) {
-    if (slot != QF_FEEDBACK_SLOT) return;  // regular inputs are read together in on_cycle
+  // Regular inputs are read together in on_cycle; only feedback arrives one event at a time.
+  void on_feedback(Context& ctx, const qf_event& ev) {
     TradingBook& book = session_->book;
     switch (ev.kind) {
       case QF_KIND_FILL: {

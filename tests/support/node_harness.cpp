@@ -297,10 +297,10 @@ std::vector<Output> NodeHarness::cycle(const std::vector<std::pair<uint32_t, qf_
 
 std::vector<Output> NodeHarness::feedback(const qf_event& ev) {
   Impl& h = *impl_;
-  if (!h.instance.vtable->on_event) return {};
+  if (!h.instance.vtable->on_feedback) return {};
   qf_event copy = ev;
   copy.seq = h.seq;
-  return call(h, [&](qf_context* c) { return h.instance.vtable->on_event(h.instance.self, c, QF_FEEDBACK_SLOT, &copy); });
+  return call(h, [&](qf_context* c) { return h.instance.vtable->on_feedback(h.instance.self, c, &copy); });
 }
 
 std::vector<Output> NodeHarness::produce(uint32_t max_events, SourceStatus* status) {

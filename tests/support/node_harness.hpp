@@ -53,7 +53,7 @@ class NodeHarness {
   // One cycle: deliver each (slot, event) in order, then on_cycle. Returns what was emitted.
   std::vector<Output> cycle(const std::vector<std::pair<uint32_t, qf_event>>& deliveries);
   std::vector<Output> push(uint32_t slot, const qf_event& ev) { return cycle({{slot, ev}}); }
-  // Delivers a fill, order update or account snapshot on the feedback slot.
+  // Delivers a fill, order update or account snapshot through on_feedback.
   std::vector<Output> feedback(const qf_event& ev);
   std::vector<Output> produce(uint32_t max_events, SourceStatus* status);
   std::vector<Output> stop();

@@ -33,8 +33,9 @@
  *     returns; callbacks are never re-entered.
  *
  *     Feedback: fills and order updates are delivered back to the node that placed the order
- *     (the host stamps `origin` on every order a node emits) on the slot QF_FEEDBACK_SLOT, and
- *     account snapshots to every node that sends orders to the executor. Nodes flagged
+ *     (the host stamps `origin` on every order a node emits) through `on_feedback`, and so are
+ *     account snapshots, to every node that sends orders to the executor. Feedback never makes
+ *     a node's on_cycle run. Nodes flagged
  *     QF_NODE_SIMULATES_MARKET (executors) receive each market event before every other node of
  *     their stage, so a fill at the open of bar t+1 reaches the strategy before bar t+1 does.
  *
@@ -337,8 +338,6 @@ typedef struct qf_context qf_context; /* opaque, one per node instance */
 #define QF_LOG_WARN 3
 #define QF_LOG_ERROR 4
 
-#define QF_FEEDBACK_SLOT 0xffffffffu
-
 typedef struct qf_host_api {
   uint32_t struct_size;
   uint32_t abi_version;
@@ -370,6 +369,7 @@ typedef struct qf_node_vtable {
   int32_t (*start)(void* self, qf_context* ctx);
   int32_t (*on_event)(void* self, qf_context* ctx, uint32_t slot, const qf_event* ev);
   int32_t (*on_cycle)(void* self, qf_context* ctx);
+  int32_t (*on_feedback)(void* self, qf_context* ctx, const qf_event* ev);
   int32_t (*produce)(void* self, qf_context* ctx, uint32_t max_events);
   int32_t (*stop)(void* self, qf_context* ctx);
   int32_t (*save_state)(void* self, qf_context* ctx, qf_state_writer* w);

@@ -3,8 +3,9 @@
 // so the host never calls what a node does not implement):
 //
 //   void start(qflow::Context&);
-//   void on_event(qflow::Context&, uint32_t slot, const qf_event&);  // slot QF_FEEDBACK_SLOT: fills
+//   void on_event(qflow::Context&, uint32_t slot, const qf_event&);  // each event on an input slot
 //   void on_cycle(qflow::Context&);                                  // once per cycle, inputs complete
+//   void on_feedback(qflow::Context&, const qf_event&);              // fills, order updates, account
 //   qflow::SourceStatus produce(qflow::Context&, uint32_t max_events);  // sources only
 //   void stop(qflow::Context&);
 //   void save_state(qflow::StateWriter&) const;
@@ -147,6 +148,7 @@ namespace detail {
 template <class T> concept HasStart = requires(T& t, Context& c) { t.start(c); };
 template <class T> concept HasOnEvent = requires(T& t, Context& c, const qf_event& e) { t.on_event(c, 0u, e); };
 template <class T> concept HasOnCycle = requires(T& t, Context& c) { t.on_cycle(c); };
+template <class T> concept HasOnFeedback = requires(T& t, Context& c, const qf_event& e) { t.on_feedback(c, e); };
 template <class T> concept HasProduce = requires(T& t, Context& c) { { t.produce(c, 0u) } -> std::same_as<SourceStatus>; };
 template <class T> concept HasStop = requires(T& t, Context& c) { t.stop(c); };
 template <class T> concept HasSave = requires(const T& t, StateWriter& w) { t.save_state(w); };
@@ -194,6 +196,10 @@ struct Adapter {
     Holder<T>* h = self(p);
     return guarded(ctx, h->api, [&] { Context c(ctx, h->api); h->node.on_cycle(c); return QF_OK; });
   }
+  static int32_t on_feedback(void* p, qf_context* ctx, const qf_event* ev) {
+    Holder<T>* h = self(p);
+    return guarded(ctx, h->api, [&] { Context c(ctx, h->api); h->node.on_feedback(c, *ev); return QF_OK; });
+  }
   static int32_t produce(void* p, qf_context* ctx, uint32_t max_events) {
     Holder<T>* h = self(p);
     return guarded(ctx, h->api, [&] { Context c(ctx, h->api); return static_cast<int32_t>(h->node.produce(c, max_events)); });
@@ -223,6 +229,7 @@ struct Adapter {
     if constexpr (HasStart<T>) v.start = &start;
     if constexpr (HasOnEvent<T>) v.on_event = &on_event;
     if constexpr (HasOnCycle<T>) v.on_cycle = &on_cycle;
+    if constexpr (HasOnFeedback<T>) v.on_feedback = &on_feedback;
     if constexpr (HasProduce<T>) v.produce = &produce;
     if constexpr (HasStop<T>) v.stop = &stop;
     if constexpr (HasSave<T>) v.save_state = &save_state;

@@ -87,11 +87,11 @@ double ns_per_bar(const std::string& script, int64_t budget, size_t bars) {
     for (const qf_event& o : host.orders) {
       qf_event f = qflow::make_event(qflow::Kind::fill, 1, bar_events[i].time_ns);
       f.u.fill = qf_fill{o.u.order.order_id, o.u.order.quantity, bar_events[i].u.bar.open, 0, o.u.order.side, 0, 0};
-      if (node.vtable->on_event(node.self, ctx, QF_FEEDBACK_SLOT, &f) != QF_OK) FAIL(host.error);
+      if (node.vtable->on_feedback(node.self, ctx, &f) != QF_OK) FAIL(host.error);
       qf_event u = qflow::make_event(qflow::Kind::order_update, 1, bar_events[i].time_ns);
       u.u.order_update.order_id = o.u.order.order_id;
       u.u.order_update.status = QF_ORDER_FILLED;
-      if (node.vtable->on_event(node.self, ctx, QF_FEEDBACK_SLOT, &u) != QF_OK) FAIL(host.error);
+      if (node.vtable->on_feedback(node.self, ctx, &u) != QF_OK) FAIL(host.error);
     }
     host.orders.clear();
     host.now = bar_events[i].time_ns;

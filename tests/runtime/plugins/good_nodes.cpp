@@ -64,9 +64,7 @@ class TestPass {
         .output("out", Kind::bar | Kind::value, "the same events");
   }
   explicit TestPass(const NodeConfig&) {}
-  void on_event(Context& c, uint32_t slot, const qf_event& ev) {
-    if (slot != QF_FEEDBACK_SLOT) c.emit(0, ev);
-  }
+  void on_event(Context& c, uint32_t, const qf_event& ev) { c.emit(0, ev); }
 };
 
 // Counts what it receives; at stop writes "<events> <started> <stopped>" to <output>/<id>.count,
@@ -80,9 +78,7 @@ class TestCount {
   }
   explicit TestCount(const NodeConfig& cfg) : path_(cfg.output_dir() + "/" + cfg.id() + ".count") {}
   void start(Context&) { started_ = true; }
-  void on_event(Context&, uint32_t slot, const qf_event&) {
-    if (slot != QF_FEEDBACK_SLOT) ++events_;
-  }
+  void on_event(Context&, uint32_t, const qf_event&) { ++events_; }
   void stop(Context&) {
     std::ofstream out(path_);
     out << events_ << " " << started_ << " 1\n";
@@ -121,8 +117,7 @@ class TestThrowOnEvent {
         .output("out", Kind::bar, "the bars before the failure");
   }
   explicit TestThrowOnEvent(const NodeConfig& cfg) : at_(cfg.params().integer("at")) {}
-  void on_event(Context& c, uint32_t slot, const qf_event& ev) {
-    if (slot == QF_FEEDBACK_SLOT) return;
+  void on_event(Context& c, uint32_t, const qf_event& ev) {
     if (++seen_ == at_) throw std::runtime_error("boom at event " + std::to_string(seen_));
     c.emit(0, ev);
   }
@@ -142,8 +137,7 @@ class TestBadEmit {
         .output("out", Kind::value, "values");
   }
   explicit TestBadEmit(const NodeConfig& cfg) : wrong_port_(cfg.params().string("how") == "port") {}
-  void on_event(Context& c, uint32_t slot, const qf_event& ev) {
-    if (slot == QF_FEEDBACK_SLOT) return;
+  void on_event(Context& c, uint32_t, const qf_event& ev) {
     if (wrong_port_) {
       c.emit(7, qflow::make_value(ev.symbol, 1.0));
     } else {
@@ -199,8 +193,8 @@ class TestValue {
         .output("upper", Kind::value, "the close + 1");
   }
   explicit TestValue(const NodeConfig&) {}
-  void on_event(Context& c, uint32_t slot, const qf_event& ev) {
-    if (slot == QF_FEEDBACK_SLOT || ev.kind != QF_KIND_BAR) return;
+  void on_event(Context& c, uint32_t, const qf_event& ev) {
+    if (ev.kind != QF_KIND_BAR) return;
     c.emit_value(0, ev.symbol, ev.u.bar.close);
     c.emit_value(1, ev.symbol, ev.u.bar.close + 1);
   }
