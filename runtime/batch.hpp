@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 namespace qflow {
@@ -32,5 +33,45 @@ struct Batch {
 };
 
 using BatchPtr = std::shared_ptr<const Batch>;
+
+// Recycles batches and their event buffers: allocating and freeing a fresh buffer per batch
+// costs page faults and re-growth on every batch. Must outlive every batch it hands out.
+class BatchPool {
+ public:
+  explicit BatchPool(size_t reserve) : reserve_(reserve) {}
+  ~BatchPool() {
+    for (Batch* b : free_) delete b;
+  }
+  BatchPool(const BatchPool&) = delete;
+  BatchPool& operator=(const BatchPool&) = delete;
+
+  std::shared_ptr<Batch> make() {
+    Batch* b = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      if (!free_.empty()) {
+        b = free_.back();
+        free_.pop_back();
+      }
+    }
+    if (!b) {
+      b = new Batch;
+      b->events.reserve(reserve_);
+    }
+    return std::shared_ptr<Batch>(b, [this](Batch* p) { recycle(p); });
+  }
+
+ private:
+  void recycle(Batch* b) {
+    b->events.clear();
+    b->ticket.reset();  // may release the source's next batch; not under our lock
+    std::lock_guard lock(mutex_);
+    free_.push_back(b);
+  }
+
+  size_t reserve_;
+  std::mutex mutex_;  // guards free_
+  std::vector<Batch*> free_;
+};
 
 }  // namespace qflow

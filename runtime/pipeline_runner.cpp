@@ -150,6 +150,7 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
   }
 
   std::atomic<bool> cancel{!started};
+  BatchPool pool(graph.batch_size);
   {
     std::unique_ptr<oneapi::tbb::global_control> limit;
     if (options.threads > 0)
@@ -184,7 +185,7 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
           fc.stop();
           return {};
         }
-        auto b = std::make_shared<Batch>();
+        auto b = pool.make();
         b->number = ++*batch_no;
         if (!group->next(b->events)) {
           if (group->failed()) cancel = true;
@@ -205,7 +206,7 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
       for (size_t c : consumers[i]) {
         Stage* compute = stage_of(c);
         auto cnode = std::make_unique<flow::function_node<BatchPtr, BatchPtr>>(fg, flow::serial, [&, compute](const BatchPtr& in) {
-          auto out = std::make_shared<Batch>();
+          auto out = pool.make();
           out->number = in->number;
           out->ticket = in->ticket;
           if (!compute->process(*in, out->events)) cancel = true;
