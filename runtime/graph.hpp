@@ -59,6 +59,7 @@ struct Graph {
   std::string output;
   uint32_t batch_size = 1024;
   uint32_t max_batches_in_flight = 8;
+  bool vectorize = true;
   std::vector<GraphNode> nodes;
   std::vector<uint32_t> topo_order;
   std::vector<uint32_t> stream_base;  // stream id of (node i, output p) = stream_base[i] + p

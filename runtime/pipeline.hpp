@@ -58,6 +58,7 @@ struct PipelineDef {
   std::map<std::string, std::string> variables;  // final values
   uint32_t batch_size = 1024;
   uint32_t max_batches_in_flight = 8;
+  bool vectorize = true;  // run on_batch nodes a batch at a time
 };
 
 struct LoadOptions {

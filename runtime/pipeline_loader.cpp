@@ -222,9 +222,15 @@ void Loader::load_variables(const YAML::Node& n) {
 
 void Loader::load_engine(const YAML::Node& n, PipelineDef& def) {
   if (!expect(n, YAML::NodeType::Map, "'engine'")) return;
-  for (const auto& [k, v] : entries(n, {"batch_size", "max_batches_in_flight"}, "'engine'")) {
+  for (const auto& [k, v] : entries(n, {"batch_size", "max_batches_in_flight", "vectorize"}, "'engine'")) {
     if (!expect(v, YAML::NodeType::Scalar, "'" + k.Scalar() + "'")) continue;
     const Scalar s = scalar(v);
+    if (k.Scalar() == "vectorize") {
+      if (s.text != "true" && s.text != "false")
+        error(s.pos, "E0006", "vectorize must be true or false, got '" + s.text + "'");
+      def.vectorize = s.text == "true";
+      continue;
+    }
     uint32_t value = 0;
     const auto [p, e] = std::from_chars(s.text.data(), s.text.data() + s.text.size(), value);
     const uint32_t max = k.Scalar() == "batch_size" ? (1u << 20) : 4096u;

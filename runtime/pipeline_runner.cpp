@@ -116,7 +116,7 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
       groups.push_back(std::make_unique<SourceGroup>(graph, std::move(members), graph.batch_size));
     } else {
       object_of[i] = static_cast<int>(stages.size());
-      stages.push_back(std::make_unique<Stage>(sp.name, graph, std::move(members), sp.exported));
+      stages.push_back(std::make_unique<Stage>(sp.name, graph, std::move(members), sp.exported, graph.vectorize));
     }
   }
   auto stage_of = [&](size_t plan_index) { return stages[static_cast<size_t>(object_of[plan_index])].get(); };

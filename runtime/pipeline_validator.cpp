@@ -222,6 +222,7 @@ std::optional<Graph> Validator::run() {
   g.output = def_.output;
   g.batch_size = def_.batch_size;
   g.max_batches_in_flight = def_.max_batches_in_flight;
+  g.vectorize = def_.vectorize;
   g.nodes = std::move(nodes_);
   uint32_t base = 0;
   for (const GraphNode& n : g.nodes) {

@@ -14,8 +14,9 @@ qf_event* Stage::Arena::push(const qf_event& e) {
   return p;
 }
 
-Stage::Stage(std::string name, const Graph& graph, std::vector<NodeRuntime*> nodes, std::vector<bool> exported)
-    : name_(std::move(name)), nodes_(std::move(nodes)), exported_(std::move(exported)), graph_(graph) {
+Stage::Stage(std::string name, const Graph& graph, std::vector<NodeRuntime*> nodes, std::vector<bool> exported,
+             bool vectorize)
+    : name_(std::move(name)), nodes_(std::move(nodes)), exported_(exported.begin(), exported.end()), graph_(graph) {
   local_of_.assign(graph.nodes.size(), -1);
   routes_.resize(graph.stream_count());
   for (uint32_t l = 0; l < nodes_.size(); ++l) {
@@ -26,13 +27,36 @@ Stage::Stage(std::string name, const Graph& graph, std::vector<NodeRuntime*> nod
     ln.rt = rt;
     ln.current.assign(rt->def->slots.size(), nullptr);
     ln.current_cycle.assign(rt->def->slots.size(), 0);
+    ln.has_on_event = rt->vt().on_event != nullptr;
     local_.push_back(std::move(ln));
   }
+  // Batch nodes, in topological order: their input comes from outside or from another one.
+  batch_node_of_.assign(nodes_.size(), -1);
+  for (uint32_t l = 0; l < nodes_.size() && vectorize; ++l) {
+    const NodeRuntime& rt = *nodes_[l];
+    const qf_node_vtable& vt = rt.vt();
+    if (!vt.on_batch || vt.on_cycle || vt.on_feedback || rt.type->simulates_market() || rt.def->slots.size() != 1) continue;
+    const Slot& s = rt.def->slots[0];
+    const int32_t producer = local_of_[s.producer];
+    if (producer >= 0 && batch_node_of_[static_cast<size_t>(producer)] < 0) continue;
+    batch_node_of_[l] = static_cast<int32_t>(batch_nodes_.size());
+    BatchNode bn;
+    bn.local = l;
+    bn.input_stream = graph.stream(s.producer, s.producer_port);
+    bn.upstream = producer >= 0 ? batch_node_of_[static_cast<size_t>(producer)] : -1;
+    batch_nodes_.push_back(std::move(bn));
+  }
+  relevant_.assign(routes_.size(), 0);
   for (uint32_t l = 0; l < nodes_.size(); ++l) {
     const auto& slots = nodes_[l]->def->slots;
-    for (uint32_t k = 0; k < slots.size(); ++k)
-      routes_[graph.stream(slots[k].producer, slots[k].producer_port)].push_back(Target{l, k});
+    for (uint32_t k = 0; k < slots.size(); ++k) {
+      const uint32_t stream = graph.stream(slots[k].producer, slots[k].producer_port);
+      relevant_[stream] = 1;
+      if (batch_node_of_[l] < 0) routes_[stream].push_back(Target{l, k});  // batch nodes get theirs in bulk
+    }
   }
+  for (size_t s = 0; s < relevant_.size(); ++s)
+    if (exported_[s]) relevant_[s] = 1;
   // Market-simulating nodes see each event first: the exchange moves before the strategy looks.
   for (auto& r : routes_)
     std::stable_sort(r.begin(), r.end(), [&](const Target& a, const Target& b) {
@@ -74,6 +98,22 @@ bool Stage::check_failed(LocalNode& n, int32_t rc, const char* callback) {
 
 void Stage::emit(NodeRuntime& node, uint32_t port, const qf_event& ev) {
   const NodeType& t = *node.type;
+  if (collecting_ >= 0 && batch_nodes_[static_cast<size_t>(collecting_)].local == static_cast<uint32_t>(local_of_[node.index])) {
+    // During on_batch: keep the answer for the cycle of the input it names.
+    if (port >= t.outputs.size() || ev.kind >= QF_KIND_COUNT_ || !(t.outputs[port].kinds & QF_KIND_BIT(ev.kind))) {
+      node.contract_violation = "emitted on output port " + std::to_string(port) + " an event it does not carry";
+      return;
+    }
+    std::vector<qf_event>& outputs = batch_nodes_[static_cast<size_t>(collecting_)].outputs;
+    if (ev.seq == 0 || (!outputs.empty() && ev.seq < outputs.back().seq)) {
+      node.contract_violation = "emitted from on_batch an event without the seq of its input, or out of order";
+      return;
+    }
+    outputs.push_back(ev);
+    outputs.back().stream = graph_.stream(node.index, port);
+    ++node.events_out;
+    return;
+  }
   if (port >= t.outputs.size()) {
     node.contract_violation = "emitted on output port " + std::to_string(port) + ", but it declares " +
                               std::to_string(t.outputs.size());
@@ -108,7 +148,18 @@ const qf_event* Stage::input(NodeRuntime& node, uint32_t slot) {
 
 void Stage::route(const qf_event* e) {
   if (exported_[e->stream]) out_->push_back(*e);
-  for (const Target& t : routes_[e->stream]) queue_.push_back(Delivery{t.local, t.slot, e});
+  for (const Target& t : routes_[e->stream]) {
+    LocalNode& n = local_[t.local];
+    if (n.has_on_event) {
+      queue_.push_back(Delivery{t.local, t.slot, e});
+    } else {
+      // Only on_cycle will look, through input(): record it now, in the same order.
+      n.current[t.slot] = e;
+      n.current_cycle[t.slot] = cycle_;
+      n.dirty = true;
+      ++n.rt->events_in;
+    }
+  }
 }
 
 void Stage::drain() {
@@ -141,11 +192,60 @@ void Stage::call_cycle_callbacks() {
   }
 }
 
+void Stage::run_batch_nodes(const Batch& in) {
+  for (size_t b = 0; b < batch_nodes_.size(); ++b) {
+    BatchNode& bn = batch_nodes_[b];
+    bn.outputs.clear();
+    bn.cursor = 0;
+    // The common case, one stream filling the whole batch, needs no copy.
+    const std::vector<qf_event>& pool = bn.upstream < 0 ? in.events : batch_nodes_[static_cast<size_t>(bn.upstream)].outputs;
+    const bool whole = std::all_of(pool.begin(), pool.end(), [&](const qf_event& e) { return e.stream == bn.input_stream; });
+    if (!whole) {
+      bn.inputs.clear();
+      for (const qf_event& e : pool)
+        if (e.stream == bn.input_stream) bn.inputs.push_back(e);
+    }
+    const std::vector<qf_event>& inputs = whole ? pool : bn.inputs;
+    LocalNode& n = local_[bn.local];
+    if (inputs.empty() || n.failed) continue;
+    NodeRuntime& rt = *n.rt;
+    collecting_ = static_cast<int32_t>(b);
+    cycle_time_ = inputs.front().time_ns;
+    const int32_t rc = rt.vt().on_batch(rt.instance.self, &rt.ctx, 0, inputs.data(), static_cast<uint32_t>(inputs.size()));
+    collecting_ = -1;
+    rt.events_in += inputs.size();
+    check(n, rc, "on_batch");
+  }
+}
+
+// Delivers what batch nodes answered for the current cycle, as if they emitted it now.
+void Stage::inject_batch_outputs() {
+  for (BatchNode& bn : batch_nodes_) {
+    while (bn.cursor < bn.outputs.size() && bn.outputs[bn.cursor].seq <= cycle_seq_) {
+      const qf_event& o = bn.outputs[bn.cursor++];
+      if (o.seq != cycle_seq_) {
+        fail(local_[bn.local], local_[bn.local].rt->describe() + " broke the node contract in on_batch: emitted for seq " +
+                                   std::to_string(o.seq) + ", which is none of its inputs");
+        return;
+      }
+      // `outputs` stays put until the next batch, so it can be routed in place.
+      if (o.time_ns != 0) {
+        route(&o);
+      } else {
+        qf_event* e = arena_.push(o);
+        e->time_ns = cycle_time_;
+        route(e);
+      }
+    }
+  }
+}
+
 void Stage::run_cycle(const qf_event* events, size_t count) {
   ++cycle_;
   cycle_seq_ = events[0].seq;
   cycle_time_ = events[0].time_ns;
   for (size_t i = 0; i < count; ++i) route(&events[i]);
+  if (!batch_nodes_.empty()) inject_batch_outputs();
   drain();
   call_cycle_callbacks();
   arena_.reset();
@@ -173,10 +273,11 @@ bool Stage::process(const Batch& in, std::vector<qf_event>& out) {
   }
   last_batch_ = in.number;
   out_ = &out;
+  if (!batch_nodes_.empty()) run_batch_nodes(in);
   const std::vector<qf_event>& ev = in.events;
   for (size_t i = 0; i < ev.size() && !failed();) {
     // Events nobody here subscribes to start no cycle (a sink sees only its own streams).
-    if (!exported_[ev[i].stream] && routes_[ev[i].stream].empty()) {
+    if (!relevant_[ev[i].stream]) {
       ++i;
       continue;
     }
@@ -185,6 +286,10 @@ bool Stage::process(const Batch& in, std::vector<qf_event>& out) {
     run_cycle(&ev[i], j - i);
     i = j;
   }
+  for (const BatchNode& bn : batch_nodes_)
+    if (bn.cursor != bn.outputs.size() && !failed())
+      fail(local_[bn.local], local_[bn.local].rt->describe() +
+                                 " broke the node contract in on_batch: emitted for a seq after its last input");
   return !failed();
 }
 

@@ -7,8 +7,13 @@
 // delivered in order after the emitting callback returns (never re-entrantly). Then every node
 // that received something on a regular slot gets on_cycle, in topological order. Fills and order
 // updates also go to the node that placed the order, account snapshots to every node sending
-// orders to the executor, on the feedback slot. Events on exported streams are appended to the
+// orders to the executor, through on_feedback. Events on exported streams are appended to the
 // output batch for downstream stages.
+//
+// Nodes that implement on_batch (one input from outside the stage or from another such node,
+// no on_cycle, no feedback: indicators) are run once per input batch before the cycles, and
+// what they emit is delivered in the cycle of the input event it answers. Every other node sees
+// exactly what it would see if they had run event by event. `vectorize=false` turns this off.
 //
 // A stage is used by one thread at a time (TBB serial function node); it holds no locks.
 #pragma once
@@ -25,7 +30,8 @@ namespace qflow {
 class Stage final : public EventRouter {
  public:
   // `nodes` in topological order; `exported` flags the streams downstream stages consume.
-  Stage(std::string name, const Graph& graph, std::vector<NodeRuntime*> nodes, std::vector<bool> exported);
+  Stage(std::string name, const Graph& graph, std::vector<NodeRuntime*> nodes, std::vector<bool> exported,
+        bool vectorize = true);
 
   const std::string& name() const { return name_; }
   const std::vector<NodeRuntime*>& nodes() const { return nodes_; }
@@ -63,6 +69,7 @@ class Stage final : public EventRouter {
     std::vector<uint32_t> feedback_clients;  // local nodes that send orders to this one
     bool dirty = false;
     bool failed = false;
+    bool has_on_event = false;  // without it, a delivery only records the slot: no queueing
   };
 
   // Stable storage for events emitted during one cycle.
@@ -77,6 +84,17 @@ class Stage final : public EventRouter {
     size_t used_ = 0;
   };
 
+  struct BatchNode {
+    uint32_t local;
+    uint32_t input_stream;
+    int32_t upstream = -1;          // index of the batch node feeding it, -1: from outside
+    std::vector<qf_event> inputs;   // gathered when they are not the whole input batch
+    std::vector<qf_event> outputs;  // what it emitted during on_batch, in cycle order
+    size_t cursor = 0;              // next output to deliver
+  };
+
+  void run_batch_nodes(const Batch& in);
+  void inject_batch_outputs();
   void run_cycle(const qf_event* events, size_t count);
   void route(const qf_event* e);
   void drain();
@@ -94,7 +112,11 @@ class Stage final : public EventRouter {
   std::vector<LocalNode> local_;
   std::vector<int32_t> local_of_;          // graph node index → local index, -1 if elsewhere
   std::vector<std::vector<Target>> routes_;  // per stream id
-  std::vector<bool> exported_;               // per stream id
+  std::vector<uint8_t> exported_;            // per stream id (bytes: tested on every event)
+  std::vector<uint8_t> relevant_;            // per stream id: exported, routed or feeding a batch node
+  std::vector<BatchNode> batch_nodes_;       // topological order
+  std::vector<int32_t> batch_node_of_;       // local index → index in batch_nodes_, -1 if none
+  int32_t collecting_ = -1;                  // batch node whose on_batch is running
   const Graph& graph_;
   std::vector<Delivery> queue_;
   size_t head_ = 0;

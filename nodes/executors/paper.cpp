@@ -302,6 +302,13 @@ class PaperExecutor {
 
   void on_market(Context& ctx, const qf_event& ev) {
     SymbolBook& b = book(ctx, ev.symbol);
+    if (!b.pending.empty()) match_pending(ctx, b, ev);
+    b.last_price = mark(ev);
+    emit_account(ctx, ev.time_ns, 0);
+  }
+
+  // Fills, expires or keeps each waiting order of this symbol, in arrival order.
+  void match_pending(Context& ctx, SymbolBook& b, const qf_event& ev) {
     std::vector<PendingOrder> waiting;
     for (PendingOrder& p : b.pending) {
       const qf_order& o = p.order.u.order;
@@ -320,8 +327,6 @@ class PaperExecutor {
       }
     }
     b.pending = std::move(waiting);
-    b.last_price = mark(ev);
-    emit_account(ctx, ev.time_ns, 0);
   }
 
   static PriceBar prices(const qf_event& ev, int32_t side) {

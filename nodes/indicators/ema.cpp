@@ -29,15 +29,11 @@ class EmaIndicator {
         field_(field_index(cfg)) {}
 
   void on_event(Context& ctx, uint32_t, const qf_event& ev) {
-    const double x = input_number(ev, field_);
-    if (seen_ < period_) {
-      seed_.add(x);
-      if (++seen_ < period_) return;
-      ema_ = seed_.value() / static_cast<double>(period_);
-    } else {
-      ema_ += k_ * (x - ema_);
-    }
-    ctx.emit_value(0, ev.symbol, ema_);
+    if (update(input_number(ev, field_))) ctx.emit_value(0, ev.symbol, ema_);
+  }
+  void on_batch(Context& ctx, uint32_t, std::span<const qf_event> events) {
+    for (const qf_event& ev : events)
+      if (update(input_number(ev, field_))) ctx.emit_value_for(ev, 0, ema_);
   }
 
   void save_state(StateWriter& w) const {
@@ -53,6 +49,18 @@ class EmaIndicator {
   }
 
  private:
+  // Adds one input; true when ema_ holds a value to emit.
+  bool update(double x) {
+    if (seen_ < period_) {
+      seed_.add(x);
+      if (++seen_ < period_) return false;
+      ema_ = seed_.value() / static_cast<double>(period_);
+    } else {
+      ema_ += k_ * (x - ema_);
+    }
+    return true;
+  }
+
   uint64_t period_;
   double k_;
   int field_;

@@ -26,11 +26,11 @@ class SmaIndicator {
       : window_(static_cast<size_t>(cfg.params().integer("period"))), field_(field_index(cfg)) {}
 
   void on_event(Context& ctx, uint32_t, const qf_event& ev) {
-    const double x = input_number(ev, field_);
-    sum_.add(x);
-    if (window_.full()) sum_.add(-window_.front());
-    window_.push(x);
-    if (window_.full()) ctx.emit_value(0, ev.symbol, sum_.value() / static_cast<double>(window_.capacity()));
+    if (update(input_number(ev, field_))) ctx.emit_value(0, ev.symbol, mean());
+  }
+  void on_batch(Context& ctx, uint32_t, std::span<const qf_event> events) {
+    for (const qf_event& ev : events)
+      if (update(input_number(ev, field_))) ctx.emit_value_for(ev, 0, mean());
   }
 
   void save_state(StateWriter& w) const {
@@ -43,6 +43,15 @@ class SmaIndicator {
   }
 
  private:
+  // Adds one input; true once the window is full.
+  bool update(double x) {
+    sum_.add(x);
+    if (window_.full()) sum_.add(-window_.front());
+    window_.push(x);
+    return window_.full();
+  }
+  double mean() const { return sum_.value() / static_cast<double>(window_.capacity()); }
+
   RingWindow window_;
   CompensatedSum sum_;
   int field_;

@@ -106,3 +106,35 @@ TEST_CASE("a fill reaches the strategy before its next bar") {
   CHECK(trades[1][2] == rows[6][0]);   // entry at bar 6
   CHECK(trades[1][4] == rows[21][0]);  // exit at bar 21
 }
+
+TEST_CASE("indicators run a batch at a time or event by event with byte-identical results") {
+  // The same pipeline with engine.vectorize false (every node event by event) and true.
+  const std::string src = read_file(kSource + "/tests/integration/pipelines/lookahead.yaml");
+  const std::string dir = fresh_dir("vectorize");
+  for (const std::string mode : {"true", "false"}) {
+    std::string text = src;
+    text.replace(text.find("nodes:"), 6, "engine:\n  vectorize: " + mode + "\n  batch_size: 333\nnodes:");
+    const std::string script = "../../../scripts/strategies/sma_cross.lua";  // relative to the original file
+    text.replace(text.find(script), script.size(), kSource + "/scripts/strategies/sma_cross.lua");
+    std::ofstream(dir + "/lookahead_" + mode + ".yaml") << text;
+  }
+  for (const std::string strategy : {"native", "lua"}) {
+    std::string table, trades;
+    for (const std::string mode : {"true", "false"}) {
+      const std::string out = fresh_dir("vectorize_" + strategy + mode);
+      const PipelineRun run = run_pipeline_file(dir + "/lookahead_" + mode + ".yaml",
+                                                {{"out", out}, {"strategy", strategy},
+                                                 {"data", kSource + "/pipelines/data/orcl_1995_2014_daily_yahoo.csv"}});
+      INFO(run.errors);
+      REQUIRE(run.status == 0);
+      const std::string t = read_file(out + "/table.csv"), tr = read_file(out + "/trades.csv");
+      REQUIRE(std::count(t.begin(), t.end(), '\n') == 5037);
+      if (table.empty()) {
+        table = t, trades = tr;
+      } else {
+        CHECK(t == table);
+        CHECK(tr == trades);
+      }
+    }
+  }
+}

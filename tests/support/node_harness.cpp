@@ -36,6 +36,7 @@ struct NodeHarness::Impl {
   std::string error;
   std::vector<std::string> logs;
   double progress = 0;
+  bool batch_mode = false;  // on_batch: emitted events keep the seq of the input they answer
 
   const char* keep(std::string s) { return strings.emplace_back(std::move(s)).c_str(); }
 };
@@ -55,7 +56,7 @@ NodeHarness::Impl* impl_of(qf_context* c) { return c->impl; }
 void host_emit(qf_context* c, uint32_t port, const qf_event* ev) {
   NodeHarness::Impl* h = impl_of(c);
   qf_event copy = *ev;
-  copy.seq = h->seq;
+  if (!h->batch_mode) copy.seq = h->seq;
   if (copy.time_ns == 0) copy.time_ns = h->time_ns;
   if (copy.kind == QF_KIND_ORDER && copy.origin == 0) copy.origin = 1;
   if (port >= h->owner->spec().output_count) throw std::logic_error("emit on a port the node does not declare");
@@ -292,6 +293,18 @@ std::vector<Output> NodeHarness::cycle(const std::vector<std::pair<uint32_t, qf_
     auto part = call(h, [&](qf_context* c) { return h.instance.vtable->on_cycle(h.instance.self, c); });
     out.insert(out.end(), part.begin(), part.end());
   }
+  return out;
+}
+
+std::vector<Output> NodeHarness::push_batch(uint32_t slot, std::vector<qf_event> events) {
+  Impl& h = *impl_;
+  if (!h.instance.vtable->on_batch) throw std::logic_error("harness: node has no on_batch");
+  for (qf_event& e : events) e.seq = ++h.seq;
+  h.batch_mode = true;
+  auto out = call(h, [&](qf_context* c) {
+    return h.instance.vtable->on_batch(h.instance.self, c, slot, events.data(), static_cast<uint32_t>(events.size()));
+  });
+  h.batch_mode = false;
   return out;
 }
 

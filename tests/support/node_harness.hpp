@@ -53,6 +53,8 @@ class NodeHarness {
   // One cycle: deliver each (slot, event) in order, then on_cycle. Returns what was emitted.
   std::vector<Output> cycle(const std::vector<std::pair<uint32_t, qf_event>>& deliveries);
   std::vector<Output> push(uint32_t slot, const qf_event& ev) { return cycle({{slot, ev}}); }
+  // Hands `events` (one per cycle, seq numbered from the harness's counter) to on_batch.
+  std::vector<Output> push_batch(uint32_t slot, std::vector<qf_event> events);
   // Delivers a fill, order update or account snapshot through on_feedback.
   std::vector<Output> feedback(const qf_event& ev);
   std::vector<Output> produce(uint32_t max_events, SourceStatus* status);

@@ -39,6 +39,13 @@
  *     QF_NODE_SIMULATES_MARKET (executors) receive each market event before every other node of
  *     their stage, so a fill at the open of bar t+1 reaches the strategy before bar t+1 does.
  *
+ *     Batches: a node whose outputs for an input event depend only on that input's earlier
+ *     events (an indicator with one input, no on_cycle, no feedback) may implement `on_batch`.
+ *     The host may then hand it many consecutive events of its input at once, one per cycle,
+ *     instead of calling on_event per cycle, and deliver what it emits to the right cycles.
+ *     Every event emitted during on_batch must carry the `seq` (and normally the time and
+ *     symbol) of the input event it answers, in order. Results must equal those of on_event.
+ *
  *     Sources implement `produce` instead: emit up to `max_events` events in time order and
  *     return QF_SOURCE_MORE, QF_SOURCE_IDLE (nothing available now, paper mode) or
  *     QF_SOURCE_DONE.
@@ -370,6 +377,7 @@ typedef struct qf_node_vtable {
   int32_t (*on_event)(void* self, qf_context* ctx, uint32_t slot, const qf_event* ev);
   int32_t (*on_cycle)(void* self, qf_context* ctx);
   int32_t (*on_feedback)(void* self, qf_context* ctx, const qf_event* ev);
+  int32_t (*on_batch)(void* self, qf_context* ctx, uint32_t slot, const qf_event* events, uint32_t count);
   int32_t (*produce)(void* self, qf_context* ctx, uint32_t max_events);
   int32_t (*stop)(void* self, qf_context* ctx);
   int32_t (*save_state)(void* self, qf_context* ctx, qf_state_writer* w);

@@ -6,6 +6,7 @@
 //   void on_event(qflow::Context&, uint32_t slot, const qf_event&);  // each event on an input slot
 //   void on_cycle(qflow::Context&);                                  // once per cycle, inputs complete
 //   void on_feedback(qflow::Context&, const qf_event&);              // fills, order updates, account
+//   void on_batch(qflow::Context&, uint32_t slot, std::span<const qf_event>);  // many cycles at once
 //   qflow::SourceStatus produce(qflow::Context&, uint32_t max_events);  // sources only
 //   void stop(qflow::Context&);
 //   void save_state(qflow::StateWriter&) const;
@@ -57,6 +58,12 @@ class Context {
   const qf_bar* bar(uint32_t slot) const {
     const qf_event* ev = input(slot);
     return ev && ev->kind == QF_KIND_BAR ? &ev->u.bar : nullptr;
+  }
+  // For on_batch: a value answering input event `in` (its seq, time and symbol).
+  void emit_value_for(const qf_event& in, uint32_t port, double v) const {
+    qf_event ev = make_value(in.symbol, v, in.time_ns);
+    ev.seq = in.seq;
+    api_->emit(ctx_, port, &ev);
   }
   std::optional<double> value(uint32_t slot) const {
     const qf_event* ev = input(slot);
@@ -149,6 +156,7 @@ template <class T> concept HasStart = requires(T& t, Context& c) { t.start(c); }
 template <class T> concept HasOnEvent = requires(T& t, Context& c, const qf_event& e) { t.on_event(c, 0u, e); };
 template <class T> concept HasOnCycle = requires(T& t, Context& c) { t.on_cycle(c); };
 template <class T> concept HasOnFeedback = requires(T& t, Context& c, const qf_event& e) { t.on_feedback(c, e); };
+template <class T> concept HasOnBatch = requires(T& t, Context& c, std::span<const qf_event> s) { t.on_batch(c, 0u, s); };
 template <class T> concept HasProduce = requires(T& t, Context& c) { { t.produce(c, 0u) } -> std::same_as<SourceStatus>; };
 template <class T> concept HasStop = requires(T& t, Context& c) { t.stop(c); };
 template <class T> concept HasSave = requires(const T& t, StateWriter& w) { t.save_state(w); };
@@ -200,6 +208,14 @@ struct Adapter {
     Holder<T>* h = self(p);
     return guarded(ctx, h->api, [&] { Context c(ctx, h->api); h->node.on_feedback(c, *ev); return QF_OK; });
   }
+  static int32_t on_batch(void* p, qf_context* ctx, uint32_t slot, const qf_event* events, uint32_t n) {
+    Holder<T>* h = self(p);
+    return guarded(ctx, h->api, [&] {
+      Context c(ctx, h->api);
+      h->node.on_batch(c, slot, std::span<const qf_event>(events, n));
+      return QF_OK;
+    });
+  }
   static int32_t produce(void* p, qf_context* ctx, uint32_t max_events) {
     Holder<T>* h = self(p);
     return guarded(ctx, h->api, [&] { Context c(ctx, h->api); return static_cast<int32_t>(h->node.produce(c, max_events)); });
@@ -230,6 +246,7 @@ struct Adapter {
     if constexpr (HasOnEvent<T>) v.on_event = &on_event;
     if constexpr (HasOnCycle<T>) v.on_cycle = &on_cycle;
     if constexpr (HasOnFeedback<T>) v.on_feedback = &on_feedback;
+    if constexpr (HasOnBatch<T>) v.on_batch = &on_batch;
     if constexpr (HasProduce<T>) v.produce = &produce;
     if constexpr (HasStop<T>) v.stop = &stop;
     if constexpr (HasSave<T>) v.save_state = &save_state;

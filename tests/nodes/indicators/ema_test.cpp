@@ -123,3 +123,22 @@ TEST_CASE("indicator.ema: restore then continue equals never stopping") {
   NodeHarness h(plugin_path("qflow_indicators"), "indicator.ema", {{"period", "4"}}, {{"in", "bars"}});
   CHECK_THROWS_WITH(h.restore_state(std::string(3, 'x')), "node state is truncated");
 }
+
+TEST_CASE("indicator.ema: on_batch answers each input with the value on_event would give, under its seq") {
+  std::vector<qf_event> bars;
+  double x = 100;
+  for (int i = 0; i < 400; ++i) bars.push_back(close_bar(x += std::sin(i * 0.37) * 2.5, i + 1));
+  NodeHarness one(plugin_path("qflow_indicators"), "indicator.ema", {{"period", "12"}}, {{"in", "bars"}});
+  NodeHarness many(plugin_path("qflow_indicators"), "indicator.ema", {{"period", "12"}}, {{"in", "bars"}});
+  std::vector<qflow::testing::Output> expected;
+  for (const qf_event& b : bars)
+    for (const auto& o : one.push(0, b)) expected.push_back(o);
+  auto got = many.push_batch(0, {bars.begin(), bars.begin() + 100});
+  auto rest = many.push_batch(0, {bars.begin() + 100, bars.end()});
+  got.insert(got.end(), rest.begin(), rest.end());
+  REQUIRE(got.size() == expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    CHECK(got[i].ev.u.value.value == expected[i].ev.u.value.value);
+    CHECK(got[i].ev.seq == expected[i].ev.seq);  // both harnesses number cycles from 1
+  }
+}

@@ -77,3 +77,25 @@ TEST_CASE("indicator.sma: restore then continue equals never stopping") {
   CHECK(a == b);
   CHECK_THROWS_WITH(second.restore_state(std::string(3, 'x')), "node state is truncated");
 }
+
+TEST_CASE("indicator.sma: on_batch answers each input with the value on_event would give, under its seq") {
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> px(90, 110);
+  std::vector<qf_event> bars;
+  for (int i = 0; i < 500; ++i) bars.push_back(close_bar(px(rng), i + 1));
+  NodeHarness one(plugin_path("qflow_indicators"), "indicator.sma", {{"period", "7"}}, {{"in", "bars"}});
+  NodeHarness many(plugin_path("qflow_indicators"), "indicator.sma", {{"period", "7"}}, {{"in", "bars"}});
+  std::vector<double> expected;
+  for (const qf_event& b : bars)
+    for (const auto& o : one.push(0, b)) expected.push_back(o.ev.u.value.value);
+  // Two batches, split inside the warm-up's reach, must continue seamlessly.
+  auto first = many.push_batch(0, {bars.begin(), bars.begin() + 5});
+  auto second = many.push_batch(0, {bars.begin() + 5, bars.end()});
+  CHECK(first.empty());
+  REQUIRE(second.size() == expected.size());
+  for (size_t i = 0; i < second.size(); ++i) {
+    CHECK(second[i].ev.u.value.value == expected[i]);
+    CHECK(second[i].ev.seq == 7 + i);  // bar i+7 (seq 7 + i) gives the (i+1)-th average
+    CHECK(second[i].ev.time_ns == static_cast<int64_t>(7 + i));
+  }
+}
