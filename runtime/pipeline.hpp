@@ -42,6 +42,7 @@ struct NodeDef {
   std::vector<InputRef> inputs;
   bool inputs_by_port = false;  // the mapping form `inputs: {port: ref}`
   std::string description;
+  bool malformed = false;  // the loader reported a problem in it: its params and inputs are not checked further
 };
 
 struct PipelineDef {

@@ -174,6 +174,7 @@ PipelineDef Loader::load(const std::string& text) {
       has_nodes = true;
       if (!expect(v, YAML::NodeType::Sequence, "'nodes'")) continue;
       for (const YAML::Node& n : v) load_node(n, def);
+      if (v.size() == 0) error(pos_of(v), "E0005", "the pipeline has no nodes");
       continue;
     }
     if (key == "engine") {
@@ -213,10 +214,23 @@ PipelineDef Loader::load(const std::string& text) {
 void Loader::load_variables(const YAML::Node& n) {
   if (!expect(n, YAML::NodeType::Map, "'variables'")) return;
   for (const auto& [k, v] : entries(n, {}, "'variables'")) {
+    if (v.IsNull()) {  // `name:` with nothing: an empty value
+      variables_[k.Scalar()] = "";
+      continue;
+    }
     if (!expect(v, YAML::NodeType::Scalar, "variable '" + k.Scalar() + "'")) continue;
-    if (v.Scalar().find("${") != std::string::npos)
-      error(pos_of(v), "E0301", "variable '" + k.Scalar() + "' may not refer to other variables");
-    variables_[k.Scalar()] = v.IsNull() ? "" : v.Scalar();
+    const std::string& text = v.Scalar();
+    for (size_t at = text.find("${"); at != std::string::npos; at = text.find("${", at + 2))
+      if (at == 0 || text[at - 1] != '$') {  // $${ is an escaped, literal ${
+        error(pos_of(v), "E0301", "variable '" + k.Scalar() + "' may not refer to other variables");
+        break;
+      }
+    std::string value;  // stored with $${ already turned into ${
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text.compare(i, 3, "$${") == 0) ++i;
+      value += text[i];
+    }
+    variables_[k.Scalar()] = value;
   }
 }
 
@@ -244,6 +258,7 @@ void Loader::load_engine(const YAML::Node& n, PipelineDef& def) {
 
 void Loader::load_node(const YAML::Node& n, PipelineDef& def) {
   if (!expect(n, YAML::NodeType::Map, "a node")) return;
+  const size_t problems_before = diags_.all().size();
   NodeDef node;
   node.pos = pos_of(n);
   // yaml-cpp's Node::operator= writes through to the referenced node; optional rebinds.
@@ -295,6 +310,7 @@ void Loader::load_node(const YAML::Node& n, PipelineDef& def) {
   }
   if (node.type.empty() && !node.id.empty() && !unknown_variant) error(node.pos, "E0005", where + " needs a 'type'");
   if (inputs) load_inputs(*inputs, node);
+  node.malformed = diags_.all().size() != problems_before;
   def.nodes.push_back(std::move(node));
 }
 

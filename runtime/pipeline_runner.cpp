@@ -194,10 +194,10 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
         }
         return b;
       });
-      auto ticketer = std::make_unique<flow::function_node<SourceBatch, BatchPtr>>(fg, flow::serial, [lim](const SourceBatch& in) {
-        auto out = std::make_shared<Batch>();
+      auto ticketer = std::make_unique<flow::function_node<SourceBatch, BatchPtr>>(fg, flow::serial, [lim, &pool](const SourceBatch& in) {
+        auto out = pool.make();
         out->number = in->number;
-        out->events = std::move(in->events);
+        out->events.swap(in->events);  // both buffers keep their capacity and go back to the pool
         out->ticket = std::make_shared<FlowTicket>([lim] { lim->decrementer().try_put(flow::continue_msg()); });
         return BatchPtr(std::move(out));
       });

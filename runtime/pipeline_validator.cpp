@@ -208,7 +208,7 @@ std::optional<Graph> Validator::run() {
   for (const NodeDef& nd : def_.nodes) {
     if (nd.id.empty() || !done.insert(nd.id).second) continue;
     GraphNode& gn = nodes_[index_[nd.id]];
-    if (!gn.type) continue;
+    if (!gn.type || nd.malformed) continue;
     check_params(nd, gn);
     resolve_inputs(nd, gn);
   }
@@ -230,7 +230,6 @@ std::optional<Graph> Validator::run() {
     base += static_cast<uint32_t>(n.type->outputs.size());
   }
   check_cycles(g);
-  if (g.nodes.empty()) error({}, "E0005", "the pipeline has no nodes");
   if (!diags_.has_errors()) check_dangling(g);
   if (diags_.has_errors()) return std::nullopt;
   return g;

@@ -80,7 +80,8 @@ std::optional<qflow::Graph> prepare(const std::string& file, const CommonOptions
     host.load_library(path, diags, true, file, p.pos);
   }
   std::optional<qflow::Graph> graph;
-  if (!diags.has_errors()) graph = qflow::build_graph(def, registry, diags);
+  // Structural problems do not stop the checks against node specs: all problems at once.
+  if (!def.nodes.empty()) graph = qflow::build_graph(def, registry, diags);
   print_diagnostics(diags);
   if (diags.has_errors()) {
     size_t n = 0;

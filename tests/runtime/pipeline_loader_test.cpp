@@ -117,9 +117,11 @@ TEST_CASE("loader: E0005 missing required keys") {
     const auto c = check(y);
     CHECK(c.with("E0005").at(0).message == "node 's': 'variant' and 'variants' go together");
   }
-  SECTION("an empty node list is caught by the validator") {
-    const auto d = check("nodes: []\n").one("E0005");
+  SECTION("an empty node list") {
+    const std::string y = "nodes: []\n";
+    const auto d = check(y).one("E0005");
     CHECK(d.message == "the pipeline has no nodes");
+    CHECK(d.pos == at(y, "[]"));
   }
 }
 
@@ -342,4 +344,33 @@ TEST_CASE("loader: inputs as one reference, a list, or a mapping port: reference
   REQUIRE(g.topo_order.size() == g.nodes.size());
   for (uint32_t i = 0; i < g.nodes.size(); ++i)
     for (const auto& slot : g.nodes[i].slots) CHECK(rank[slot.producer] < rank[i]);
+}
+
+TEST_CASE("loader: structural and spec errors are reported together, without cascades from the broken node") {
+  const std::string y =
+      "nmae: x\n"
+      "nodes:\n"
+      "  - id: a\n    type: test.bars\n    params: {count: 3}\n"
+      "  - id: b\n    type: test.required\n    inputs: [a]\n    params: {perod: 2}\n"
+      "  - id: c\n    type: test.required\n    inputs: [a]\n    params: [1, 2]\n";
+  const auto c = check(y);
+  INFO(c.dump());
+  CHECK(c.with("E0003").size() == 1);  // nmae
+  CHECK(c.with("E0004").size() == 1);  // c's params are a list
+  CHECK(c.with("E0103").size() == 1);  // b's perod, found although the file has structural errors
+  CHECK(c.with("E0104").size() == 1);  // b misses period; c, whose params could not be read, is not blamed
+  CHECK_FALSE(c.graph.has_value());
+}
+
+TEST_CASE("loader: an empty variable is an empty string, and $${ in a variable is a literal ${") {
+  const std::string y =
+      "variables:\n  empty:\n  literal: a$${b}c\n"
+      "nodes:\n  - id: a\n    type: test.all_params\n    params: {label: \"${empty}x${literal}\"}\n";
+  const auto c = check(y);
+  INFO(c.dump());
+  CHECK(c.errors() == 0);
+  CHECK(c.def.variables.at("empty").empty());
+  CHECK(c.def.variables.at("literal") == "a${b}c");
+  REQUIRE(c.def.nodes.size() == 1);
+  CHECK(c.def.nodes[0].params.at(0).value.text == "xa${b}c");
 }

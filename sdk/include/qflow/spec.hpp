@@ -83,21 +83,7 @@ class NodeSpec {
                             decltype(qf_node_spec::describe) describe, void* type_data) {
     c_params_.clear();
     choice_ptrs_.clear();
-    for (const ParamSpec& p : params_) {
-      std::vector<const char*>& ptrs = choice_ptrs_.emplace_back();
-      for (const std::string& c : p.choices_) ptrs.push_back(c.c_str());
-      qf_param_spec c{};
-      c.name = p.name_.c_str();
-      c.type = p.type_;
-      c.flags = p.flags_;
-      c.default_value = p.has_default_ ? p.default_.c_str() : nullptr;
-      c.min_value = p.min_;
-      c.max_value = p.max_;
-      c.choices = ptrs.empty() ? nullptr : ptrs.data();
-      c.choice_count = static_cast<uint32_t>(ptrs.size());
-      c.doc = p.doc_.c_str();
-      c_params_.push_back(c);
-    }
+    for (const ParamSpec& p : params_) c_params_.push_back(c_param(p, choice_ptrs_.emplace_back()));
     auto ports = [](const std::vector<PortSpec>& in, std::vector<qf_port_spec>& out) {
       out.clear();
       for (const PortSpec& p : in) out.push_back(qf_port_spec{p.name.c_str(), p.kinds.bits(), p.flags, p.doc.c_str()});
