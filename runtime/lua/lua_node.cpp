@@ -1,10 +1,11 @@
 // lua — a strategy written in Lua 5.4.
 //
-//   strategy:
+//   - id: strategy
 //     type: lua
-//     script: scripts/strategies/sma_cross.lua
-//     size: 200                      # a parameter the script declares
-//     in: [bars, fast, slow]         # each input is read by its label: value("fast")
+//     inputs: [bars, fast, slow]       # each input is read by its label: value("fast")
+//     params:
+//       script: ../scripts/strategies/sma_cross.lua
+//       size: 200                      # a parameter the script declares
 //
 // Node parameters: `script` (the file), `instruction_budget` (VM instructions allowed per
 // callback, default 1,000,000, 0 = unlimited) and `memory_limit` (bytes for the whole script,

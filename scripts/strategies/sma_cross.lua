@@ -1,13 +1,15 @@
 -- sma_cross.lua: long-only moving-average crossover. It follows the same rule as the native
 -- crossover strategy and is the file to read first when writing your own.
 --
--- Wiring: the node's inputs are the bars plus two averages labelled `fast` and `slow`:
+-- Wiring (see pipelines/sma_cross.yaml): the node's inputs are the bars plus two averages,
+-- read here by the ids of the nodes that compute them, `fast` and `slow`:
 --
---   strategy:
+--   - id: strategy
 --     type: lua
---     script: scripts/strategies/sma_cross.lua
---     size: 100
---     in: [bars, fast, slow]
+--     inputs: [bars, fast, slow]
+--     params:
+--       script: ../scripts/strategies/sma_cross.lua   # relative to the pipeline file
+--       size: 100
 --
 -- The rule, checked on every bar once both averages have a value:
 --   diff = fast - slow
