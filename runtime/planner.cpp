@@ -92,6 +92,10 @@ namespace {
 std::string quote(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
+    if (c == '\n') {  // a line break in a label
+      out += "\\n";
+      continue;
+    }
     if (c == '"' || c == '\\') out += '\\';
     out += c;
   }
@@ -103,7 +107,7 @@ void write_dot(std::ostream& out, const Graph& g, const Plan* plan) {
   out << "digraph " << quote(g.name) << " {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n";
   auto node_line = [&](uint32_t i, const std::string& indent) {
     const GraphNode& n = g.nodes[i];
-    out << indent << quote(n.id) << " [label=" << quote(n.id + "\\n" + n.type->name) << "];\n";
+    out << indent << quote(n.id) << " [label=" << quote(n.id + "\n" + n.type->name) << "];\n";
   };
   if (plan) {
     for (size_t s = 0; s < plan->stages.size(); ++s) {
@@ -120,7 +124,7 @@ void write_dot(std::ostream& out, const Graph& g, const Plan* plan) {
     for (const Slot& s : n.slots) {
       const GraphNode& p = g.nodes[s.producer];
       out << "  " << quote(p.id) << " -> " << quote(n.id) << " [label="
-          << quote(p.type->outputs[s.producer_port].name + " → " + n.type->inputs[s.port].name + "\\n" + kinds_to_string(s.kinds))
+          << quote(p.type->outputs[s.producer_port].name + " → " + n.type->inputs[s.port].name + "\n" + kinds_to_string(s.kinds))
           << "];\n";
     }
     // Feedback edges: fills and updates return to whoever sends orders to an executor.

@@ -152,6 +152,9 @@ TEST_CASE("qflow graph prints the pipeline and its stages as DOT") {
   CHECK_THAT(o.text, Catch::Contains("subgraph cluster_"));
   CHECK_THAT(o.text, Catch::Contains("\"fast\" -> \"strategy\""));
   CHECK_THAT(o.text, Catch::Contains("fills (feedback)"));
+  // Labels break lines with DOT's \n escape, not a doubled backslash that Graphviz prints.
+  CHECK_THAT(o.text, Catch::Contains("\"bars\" [label=\"bars\\nsource.csv_bars\"];"));
+  CHECK_THAT(o.text, !Catch::Contains("\\\\n"));
   // The strategy, its indicators and the executor share one stage; each sink has its own.
   CHECK_THAT(o.text, Catch::Contains("label=\"stage sink:trades\""));
   const Output logical = run_cli("graph --logical " + kSource + "/pipelines/sma_cross.yaml");
