@@ -39,33 +39,36 @@ class ProgressLine {
     cv_.notify_all();
     if (thread_.joinable()) {
       thread_.join();
-      std::fprintf(stderr, "\r\033[K");
+      print();  // the final state stays on screen, however short the run
+      std::fprintf(stderr, "\n");
     }
   }
 
  private:
   void loop() {
     std::unique_lock lock(mutex_);
-    while (!cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return done_; })) {
-      uint64_t events = 0;
-      double fraction = 0;
-      int known = 0;
-      for (const auto& g : groups_) {
-        events += g->events();
-        for (NodeRuntime* s : g->sources()) {
-          const double p = s->progress.load(std::memory_order_relaxed);
-          if (p >= 0) fraction += p, ++known;
-        }
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return done_; })) print();
+  }
+
+  void print() const {
+    uint64_t events = 0;
+    double fraction = 0;
+    int known = 0;
+    for (const auto& g : groups_) {
+      events += g->events();
+      for (NodeRuntime* s : g->sources()) {
+        const double p = s->progress.load(std::memory_order_relaxed);
+        if (p >= 0) fraction += p, ++known;
       }
-      const double secs = std::chrono::duration<double>(Clock::now() - start_).count();
-      if (known)
-        std::fprintf(stderr, "\r\033[Kqflow: %5.1f%%  %llu events  %.0f events/s", 100.0 * fraction / known,
-                     static_cast<unsigned long long>(events), events / std::max(secs, 1e-9));
-      else
-        std::fprintf(stderr, "\r\033[Kqflow: %llu events  %.0f events/s", static_cast<unsigned long long>(events),
-                     events / std::max(secs, 1e-9));
-      std::fflush(stderr);
     }
+    const double secs = std::chrono::duration<double>(Clock::now() - start_).count();
+    if (known)
+      std::fprintf(stderr, "\r\033[Kqflow: %5.1f%%  %llu events  %.0f events/s", 100.0 * fraction / known,
+                   static_cast<unsigned long long>(events), events / std::max(secs, 1e-9));
+    else
+      std::fprintf(stderr, "\r\033[Kqflow: %llu events  %.0f events/s", static_cast<unsigned long long>(events),
+                   events / std::max(secs, 1e-9));
+    std::fflush(stderr);
   }
 
   const std::vector<std::unique_ptr<SourceGroup>>& groups_;
