@@ -24,7 +24,7 @@
 -- Parameters this script accepts in the pipeline, with their defaults. The host validates them
 -- and, from here on, `params.size` is the value the pipeline chose.
 params = {
-  size = { default = 100, min = 1, doc = "shares bought on each cross up" },
+  size = { type = "number", default = 100, min = 0, doc = "quantity bought on each cross up (> 0)" },
 }
 
 -- Everything that must survive a checkpoint lives in `state` (saved and restored by the host,
@@ -33,6 +33,12 @@ state = {
   last_diff = 0,   -- the last non-zero fast - slow; 0 until the averages first differ
   pending = false, -- an order is out and not yet filled, rejected, cancelled or expired
 }
+
+function on_start()
+  if params.size <= 0 then
+    error("size must be greater than 0, got " .. params.size)
+  end
+end
 
 function on_bar(bar)
   local fast, slow = value("fast"), value("slow")
