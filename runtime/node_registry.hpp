@@ -52,6 +52,7 @@ struct NodeType {
   bool is_source() const { return role == "source"; }
   bool is_sink() const { return role == "sink"; }
   bool simulates_market() const { return flags & QF_NODE_SIMULATES_MARKET; }
+  bool batched() const { return flags & QF_NODE_BATCHED; }
   const ParamDecl* param(const std::string& n) const;
   int input_port(const std::string& n) const;
   int output_port(const std::string& n) const;

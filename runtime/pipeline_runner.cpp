@@ -105,6 +105,16 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     return result;
   }
 
+  // A type that claims to be batched is planned ahead of its consumers: hold it to its word.
+  for (const auto& n : nodes) {
+    const qf_node_vtable& vt = n->vt();
+    if (n->type->batched() && (!vt.on_batch || vt.on_cycle || vt.on_feedback)) {
+      result.status = RunResult::Status::failed;
+      result.error = n->describe() + " is declared batched (QF_NODE_BATCHED) but does not implement on_batch alone";
+      return result;
+    }
+  }
+
   // Physical plan → stage objects.
   const Plan plan = make_plan(graph);
   std::vector<std::unique_ptr<SourceGroup>> groups;
@@ -133,26 +143,31 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     if (first_error.empty() && !e.empty()) first_error = e;
   };
 
-  // Start: sinks before the compute stage that feeds them, so they receive its start events.
+  // Every non-source stage consumes exactly one stage's batches; plan order puts producers first.
+  // Start and finish walk that chain on this thread: each stage's own events, then what it makes
+  // of its producer's, are handed to its consumers before they see anything else.
   constexpr uint64_t kStartBatch = 1;
   constexpr uint64_t kFirstSourceBatch = kStartBatch + 1;
+  std::vector<std::vector<qf_event>> pending(plan.stages.size());
+  auto pass_on = [&](size_t producer, uint64_t number) {
+    Batch b;
+    b.number = number;
+    b.events = std::move(pending[producer]);
+    for (size_t c : consumers[producer]) {
+      Stage* stage = stage_of(c);
+      if (!b.events.empty()) stage->process(b, pending[c]);
+      note_error(stage->error());
+    }
+  };
   bool started = true;
   for (auto& g : groups) started = g->start() && started, note_error(g->error());
-  for (size_t i = 0; i < plan.stages.size() && started; ++i) {
-    if (plan.stages[i].kind != StagePlan::Kind::compute) continue;
-    std::vector<qf_event> scratch;
-    for (size_t c : consumers[i]) started = stage_of(c)->start(scratch) && started, note_error(stage_of(c)->error());
-    Batch first;
-    first.number = kStartBatch;
-    started = stage_of(i)->start(first.events) && started;
-    note_error(stage_of(i)->error());
-    for (size_t c : consumers[i]) {
-      started = stage_of(c)->process(first, scratch) && started;
-      note_error(stage_of(c)->error());
-    }
-  }
+  for (size_t i = plan.stages.size(); i-- > 0 && started;)
+    if (plan.stages[i].kind != StagePlan::Kind::sources) started = stage_of(i)->start(pending[i]) && started, note_error(stage_of(i)->error());
+  for (size_t i = 0; i < plan.stages.size() && started; ++i)
+    if (plan.stages[i].kind != StagePlan::Kind::sources) pass_on(i, kStartBatch);
+  for (auto& p : pending) p.clear();
 
-  std::atomic<bool> cancel{!started};
+  std::atomic<bool> cancel{!started || !first_error.empty()};
   BatchPool pool(graph.batch_size);
   {
     std::unique_ptr<oneapi::tbb::global_control> limit;
@@ -168,98 +183,83 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     std::vector<std::unique_ptr<flow::input_node<SourceBatch>>> inputs;
     std::vector<std::unique_ptr<flow::limiter_node<SourceBatch>>> limiters;
     std::vector<std::unique_ptr<flow::function_node<SourceBatch, BatchPtr>>> ticketers;
-    std::vector<std::unique_ptr<flow::function_node<BatchPtr, BatchPtr>>> computes;
-    std::vector<std::unique_ptr<flow::function_node<BatchPtr>>> sinks;
+    std::vector<std::unique_ptr<flow::function_node<BatchPtr, BatchPtr>>> workers;
     // A serial function_node forwards its output after releasing its slot, so consecutive
     // outputs can overtake each other; a sequencer in front of every consumer restores the order.
     std::vector<std::unique_ptr<flow::sequencer_node<BatchPtr>>> sequencers;
-    auto in_order = [&] {
-      return sequencers.emplace_back(std::make_unique<flow::sequencer_node<BatchPtr>>(
-          fg, [](const BatchPtr& b) { return static_cast<size_t>(b->number - kFirstSourceBatch); })).get();
-    };
+    std::vector<flow::sender<BatchPtr>*> output_of(plan.stages.size(), nullptr);
     for (size_t i = 0; i < plan.stages.size(); ++i) {
-      if (plan.stages[i].kind != StagePlan::Kind::sources) continue;
-      SourceGroup* group = groups[static_cast<size_t>(object_of[i])].get();
-      auto limiter = std::make_unique<flow::limiter_node<SourceBatch>>(fg, graph.max_batches_in_flight);
-      flow::limiter_node<SourceBatch>* lim = limiter.get();
-      auto batch_no = std::make_shared<uint64_t>(kStartBatch);
-      auto input = std::make_unique<flow::input_node<SourceBatch>>(fg, [&, group, batch_no](oneapi::tbb::flow_control& fc) -> SourceBatch {
-        if (cancel.load(std::memory_order_relaxed) || (options.interrupted && options.interrupted->load())) {
-          fc.stop();
-          return {};
-        }
-        auto b = pool.make();
-        b->number = ++*batch_no;
-        if (!group->next(b->events)) {
-          if (group->failed()) cancel = true;
-          fc.stop();
-          return {};
-        }
-        return b;
-      });
-      auto ticketer = std::make_unique<flow::function_node<SourceBatch, BatchPtr>>(fg, flow::serial, [lim, &pool](const SourceBatch& in) {
-        auto out = pool.make();
-        out->number = in->number;
-        out->events.swap(in->events);  // both buffers keep their capacity and go back to the pool
-        out->ticket = std::make_shared<FlowTicket>([lim] { lim->decrementer().try_put(flow::continue_msg()); });
-        return BatchPtr(std::move(out));
-      });
-      flow::make_edge(*input, *limiter);
-      flow::make_edge(*limiter, *ticketer);
-      for (size_t c : consumers[i]) {
-        Stage* compute = stage_of(c);
-        auto cnode = std::make_unique<flow::function_node<BatchPtr, BatchPtr>>(fg, flow::serial, [&, compute](const BatchPtr& in) {
+      if (plan.stages[i].kind == StagePlan::Kind::sources) {
+        SourceGroup* group = groups[static_cast<size_t>(object_of[i])].get();
+        auto limiter = std::make_unique<flow::limiter_node<SourceBatch>>(fg, graph.max_batches_in_flight);
+        flow::limiter_node<SourceBatch>* lim = limiter.get();
+        auto batch_no = std::make_shared<uint64_t>(kStartBatch);
+        auto input = std::make_unique<flow::input_node<SourceBatch>>(fg, [&, group, batch_no](oneapi::tbb::flow_control& fc) -> SourceBatch {
+          if (cancel.load(std::memory_order_relaxed) || (options.interrupted && options.interrupted->load())) {
+            fc.stop();
+            return {};
+          }
+          auto b = pool.make();
+          b->number = ++*batch_no;
+          if (!group->next(b->events)) {
+            if (group->failed()) cancel = true;
+            fc.stop();
+            return {};
+          }
+          return b;
+        });
+        auto ticketer = std::make_unique<flow::function_node<SourceBatch, BatchPtr>>(fg, flow::serial, [lim, &pool](const SourceBatch& in) {
           auto out = pool.make();
           out->number = in->number;
-          out->ticket = in->ticket;
-          if (!compute->process(*in, out->events)) cancel = true;
+          out->events.swap(in->events);  // both buffers keep their capacity and go back to the pool
+          out->ticket = std::make_shared<FlowTicket>([lim] { lim->decrementer().try_put(flow::continue_msg()); });
           return BatchPtr(std::move(out));
         });
-        auto* cseq = in_order();
-        flow::make_edge(*ticketer, *cseq);
-        flow::make_edge(*cseq, *cnode);
-        for (size_t s : consumers[c]) {
-          Stage* sink = stage_of(s);
-          auto snode = std::make_unique<flow::function_node<BatchPtr>>(fg, flow::serial, [&, sink](const BatchPtr& in) {
-            if (in->events.empty()) return flow::continue_msg();
-            std::vector<qf_event> unused;
-            if (!sink->process(*in, unused)) cancel = true;
-            return flow::continue_msg();
-          });
-          auto* sseq = in_order();
-          flow::make_edge(*cnode, *sseq);
-          flow::make_edge(*sseq, *snode);
-          sinks.push_back(std::move(snode));
-        }
-        computes.push_back(std::move(cnode));
+        flow::make_edge(*input, *limiter);
+        flow::make_edge(*limiter, *ticketer);
+        output_of[i] = ticketer.get();
+        inputs.push_back(std::move(input));
+        limiters.push_back(std::move(limiter));
+        ticketers.push_back(std::move(ticketer));
+        continue;
       }
-      inputs.push_back(std::move(input));
-      limiters.push_back(std::move(limiter));
-      ticketers.push_back(std::move(ticketer));
+      Stage* stage = stage_of(i);
+      const bool feeds_others = !consumers[i].empty();
+      auto worker = std::make_unique<flow::function_node<BatchPtr, BatchPtr>>(fg, flow::serial, [&, stage, feeds_others](const BatchPtr& in) {
+        auto out = pool.make();
+        out->number = in->number;
+        out->ticket = in->ticket;
+        if (feeds_others || !in->events.empty()) {
+          std::vector<qf_event>& sink = out->events;
+          if (!stage->process(*in, sink)) cancel = true;
+          if (!feeds_others) sink.clear();
+        }
+        return BatchPtr(std::move(out));
+      });
+      auto* order = sequencers.emplace_back(std::make_unique<flow::sequencer_node<BatchPtr>>(
+          fg, [](const BatchPtr& b) { return static_cast<size_t>(b->number - kFirstSourceBatch); })).get();
+      flow::make_edge(*output_of[static_cast<size_t>(plan.stages[i].input)], *order);
+      flow::make_edge(*order, *worker);
+      output_of[i] = worker.get();
+      workers.push_back(std::move(worker));
     }
     for (auto& in : inputs) in->activate();
     fg.wait_for_all();
     progress.stop();
   }
 
-  // Finish in plan order: sources, then each compute stage and the sinks it feeds.
+  // Finish along the chain: sources, then each stage in plan order, which first takes what its
+  // producer made of its final events.
   for (auto& g : groups) {
     g->finish();
     note_error(g->error());
     result.events += g->events();
   }
   for (size_t i = 0; i < plan.stages.size(); ++i) {
-    if (plan.stages[i].kind != StagePlan::Kind::compute) continue;
-    Batch last;
-    last.number = UINT64_MAX;
-    stage_of(i)->finish(last.events);
+    if (plan.stages[i].kind == StagePlan::Kind::sources) continue;
+    stage_of(i)->finish(pending[i]);
     note_error(stage_of(i)->error());
-    for (size_t c : consumers[i]) {
-      std::vector<qf_event> unused;
-      if (!last.events.empty()) stage_of(c)->process(last, unused);
-      stage_of(c)->finish(unused);
-      note_error(stage_of(c)->error());
-    }
+    pass_on(i, UINT64_MAX);
   }
 
   if (options.stats) {

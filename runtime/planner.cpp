@@ -41,6 +41,17 @@ Plan make_plan(const Graph& g) {
   Plan plan;
   std::map<uint32_t, int> group_stage;      // group root → sources stage
   std::map<uint32_t, int> component_stage;  // component root → compute stage
+  std::map<uint32_t, int> batch_stage;      // component root → its batch stage, if any
+  // Batch nodes: batched, one input, fed by a source or another batch node (topological order).
+  std::vector<bool> in_batch(n, false);
+  std::map<uint32_t, bool> component_batches;
+  if (g.vectorize)
+    for (uint32_t i : g.topo_order) {
+      const GraphNode& gn = g.nodes[i];
+      if (!gn.type->batched() || is_source(i) || gn.type->is_sink() || gn.slots.size() != 1) continue;
+      const uint32_t p = gn.slots[0].producer;
+      if (is_source(p) || in_batch[p]) in_batch[i] = true, component_batches[sets.find(i)] = true;
+    }
   const uint32_t streams = g.stream_count();
   auto new_stage = [&](StagePlan::Kind kind, std::string name, int input) {
     StagePlan s;
@@ -60,9 +71,21 @@ Plan make_plan(const Graph& g) {
       continue;
     }
     const uint32_t comp = sets.find(i);
+    if (component_batches.count(comp) && !batch_stage.count(comp))
+      batch_stage[comp] = new_stage(StagePlan::Kind::batch, "indicators" + std::to_string(batch_stage.size()), group_stage[grp]);
     if (!component_stage.count(comp))
-      component_stage[comp] = new_stage(StagePlan::Kind::compute, "compute" + std::to_string(component_stage.size()), group_stage[grp]);
+      component_stage[comp] = new_stage(StagePlan::Kind::compute, "compute" + std::to_string(component_stage.size()),
+                                        batch_stage.count(comp) ? batch_stage[comp] : group_stage[grp]);
     const int compute = component_stage[comp];
+    if (in_batch[i]) {
+      plan.stages[static_cast<size_t>(batch_stage[comp])].nodes.push_back(i);
+      continue;
+    }
+    // What this node reads from the sources or the batch stage must pass through the batch stage.
+    if (batch_stage.count(comp))
+      for (const Slot& s : g.nodes[i].slots)
+        if (is_source(s.producer) || in_batch[s.producer])
+          plan.stages[static_cast<size_t>(batch_stage[comp])].exported[g.stream(s.producer, s.producer_port)] = true;
     if (g.nodes[i].type->is_sink()) {
       const int sink = new_stage(StagePlan::Kind::sink, "sink:" + g.nodes[i].id, compute);
       plan.stages[static_cast<size_t>(sink)].nodes.push_back(i);
@@ -76,7 +99,7 @@ Plan make_plan(const Graph& g) {
   // Stages were created in file order; make sure each comes after the stage it consumes.
   std::vector<StagePlan> ordered;
   std::vector<int> new_index(plan.stages.size(), -1);
-  for (auto kind : {StagePlan::Kind::sources, StagePlan::Kind::compute, StagePlan::Kind::sink})
+  for (auto kind : {StagePlan::Kind::sources, StagePlan::Kind::batch, StagePlan::Kind::compute, StagePlan::Kind::sink})
     for (size_t i = 0; i < plan.stages.size(); ++i)
       if (plan.stages[i].kind == kind) {
         new_index[i] = static_cast<int>(ordered.size());

@@ -52,9 +52,22 @@ void check_invariants(const qflow::Graph& g, const Plan& p) {
         CHECK(s.input == -1);
         for (uint32_t n : s.nodes) CHECK(g.nodes[n].type->is_source());
         break;
-      case Kind::compute:
+      case Kind::batch:
         REQUIRE(s.input >= 0);
         CHECK(p.stages[static_cast<size_t>(s.input)].kind == Kind::sources);
+        for (uint32_t n : s.nodes) {
+          CHECK(g.nodes[n].type->batched());
+          REQUIRE(g.nodes[n].slots.size() == 1);
+          // Fed only by sources or other batch nodes of the same stage.
+          const uint32_t producer = g.nodes[n].slots[0].producer;
+          CHECK((g.nodes[producer].type->is_source() ||
+                 std::find(s.nodes.begin(), s.nodes.end(), producer) != s.nodes.end()));
+        }
+        break;
+      case Kind::compute:
+        REQUIRE(s.input >= 0);
+        CHECK((p.stages[static_cast<size_t>(s.input)].kind == Kind::sources ||
+               p.stages[static_cast<size_t>(s.input)].kind == Kind::batch));
         for (uint32_t n : s.nodes) CHECK((!g.nodes[n].type->is_source() && !g.nodes[n].type->is_sink()));
         break;
       case Kind::sink:
@@ -188,7 +201,7 @@ TEST_CASE("planner: a sink reading a source directly gets an empty compute stage
   CHECK(compute[0]->exported[g.stream(rt_test::index_of(g, "bars"), 0)]);
 }
 
-TEST_CASE("planner: sma_cross.yaml with the built-in nodes: bars | fast, slow, strategy, broker | trades | summary") {
+TEST_CASE("planner: sma_cross.yaml with the built-in nodes: bars | fast, slow | strategy, broker | trades | summary") {
   qflow::NodeRegistry registry;
   qflow::PluginHost host(registry);
   qflow::Diagnostics load_diags;
@@ -213,12 +226,28 @@ TEST_CASE("planner: sma_cross.yaml with the built-in nodes: bars | fast, slow, s
         (std::filesystem::path(QFLOW_SOURCE_DIR) / "pipelines/data/orcl_1995_2014_daily_yahoo.csv").lexically_normal().string());
   const Plan p = qflow::make_plan(g);
   check_invariants(g, p);
-  REQUIRE(p.stages.size() == 4);
+  // The averages run a batch ahead in a stage of their own; strategy and broker stay fused.
+  REQUIRE(p.stages.size() == 5);
   CHECK(ids(g, p.stages[0]) == std::vector<std::string>{"bars"});
-  CHECK(p.stages[1].kind == Kind::compute);
-  CHECK(ids(g, p.stages[1]) == std::vector<std::string>{"fast", "slow", "strategy", "broker"});
-  CHECK(ids(g, p.stages[2]) == std::vector<std::string>{"trades"});
-  CHECK(ids(g, p.stages[3]) == std::vector<std::string>{"summary"});
+  CHECK(p.stages[1].kind == Kind::batch);
+  CHECK(ids(g, p.stages[1]) == std::vector<std::string>{"fast", "slow"});
+  CHECK(p.stages[2].kind == Kind::compute);
+  CHECK(p.stages[2].input == 1);
+  CHECK(ids(g, p.stages[2]) == std::vector<std::string>{"strategy", "broker"});
+  CHECK(ids(g, p.stages[3]) == std::vector<std::string>{"trades"});
+  CHECK(ids(g, p.stages[4]) == std::vector<std::string>{"summary"});
+  // The batch stage passes on the bars and both averages, which the compute stage reads.
+  const uint32_t bars = rt_test::index_of(g, "bars");
+  CHECK(p.stages[1].exported[g.stream(bars, 0)]);
+  CHECK(p.stages[1].exported[g.stream(rt_test::index_of(g, "fast"), 0)]);
+  CHECK(p.stages[1].exported[g.stream(rt_test::index_of(g, "slow"), 0)]);
+  // Without vectorizing, everything but the sources and sinks is one compute stage.
+  qflow::Graph serial = g;
+  serial.vectorize = false;
+  const Plan q = qflow::make_plan(serial);
+  check_invariants(serial, q);
+  REQUIRE(q.stages.size() == 4);
+  CHECK(ids(serial, q.stages[1]) == std::vector<std::string>{"fast", "slow", "strategy", "broker"});
   std::ostringstream dot;
   qflow::write_dot(dot, g, &p);
   CHECK(dot.str().find("subgraph cluster_1") != std::string::npos);

@@ -302,6 +302,9 @@ typedef struct qf_port_spec {
 
 /* qf_node_spec.flags */
 #define QF_NODE_SIMULATES_MARKET 0x1u /* sees market events first in its stage (executors) */
+/* Implements on_batch and neither on_cycle nor on_feedback: the planner may run it in a stage
+   of its own ahead of its consumers (the C++ layer sets this itself). */
+#define QF_NODE_BATCHED 0x2u
 
 typedef struct qf_param_value {
   const char* name;

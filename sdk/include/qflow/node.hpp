@@ -305,7 +305,11 @@ class Registrar {
 
   template <class T>
   void add() {
-    static NodeSpec spec = T::spec();  // lives as long as the library
+    static NodeSpec spec = [] {  // lives as long as the library
+      NodeSpec s = T::spec();
+      if constexpr (detail::HasOnBatch<T> && !detail::HasOnCycle<T> && !detail::HasOnFeedback<T>) s.batched();
+      return s;
+    }();
     static const qf_node_spec* c = spec.build(&detail::Adapter<T>::create,
                                               detail::HasDescribe<T> ? &detail::Adapter<T>::describe : nullptr,
                                               nullptr);

@@ -75,6 +75,7 @@ class NodeSpec {
     return *this;
   }
   NodeSpec& simulates_market() { flags_ |= QF_NODE_SIMULATES_MARKET; return *this; }
+  NodeSpec& batched() { flags_ |= QF_NODE_BATCHED; return *this; }
 
   const std::string& type_name() const { return type_name_; }
 
