@@ -46,6 +46,7 @@ Stage::Stage(std::string name, const Graph& graph, std::vector<NodeRuntime*> nod
     bn.upstream = producer >= 0 ? batch_node_of_[static_cast<size_t>(producer)] : -1;
     batch_nodes_.push_back(std::move(bn));
   }
+  only_batch_nodes_ = !batch_nodes_.empty() && batch_nodes_.size() == nodes_.size();
   relevant_.assign(routes_.size(), 0);
   for (uint32_t l = 0; l < nodes_.size(); ++l) {
     const auto& slots = nodes_[l]->def->slots;
@@ -218,6 +219,32 @@ void Stage::run_batch_nodes(const Batch& in) {
   }
 }
 
+// A stage of batch nodes only has no cycle to run: what it passes on is its input, each event
+// followed by the answers to it, in the order a cycle would have produced them.
+void Stage::merge_batch_outputs(const Batch& in, std::vector<qf_event>& out) {
+  const std::vector<qf_event>& ev = in.events;
+  for (size_t i = 0; i < ev.size() && !failed();) {
+    size_t j = i;
+    const uint64_t seq = ev[i].seq;
+    for (; j < ev.size() && ev[j].seq == seq; ++j)
+      if (exported_[ev[j].stream]) out.push_back(ev[j]);
+    for (BatchNode& bn : batch_nodes_) {
+      while (bn.cursor < bn.outputs.size() && bn.outputs[bn.cursor].seq <= seq) {
+        const qf_event& o = bn.outputs[bn.cursor++];
+        if (o.seq != seq) {
+          fail(local_[bn.local], local_[bn.local].rt->describe() + " broke the node contract in on_batch: emitted for seq " +
+                                     std::to_string(o.seq) + ", which is none of its inputs");
+          return;
+        }
+        if (!exported_[o.stream]) continue;
+        out.push_back(o);
+        if (out.back().time_ns == 0) out.back().time_ns = ev[i].time_ns;
+      }
+    }
+    i = j;
+  }
+}
+
 // Delivers what batch nodes answered for the current cycle, as if they emitted it now.
 void Stage::inject_batch_outputs() {
   for (BatchNode& bn : batch_nodes_) {
@@ -274,6 +301,19 @@ bool Stage::process(const Batch& in, std::vector<qf_event>& out) {
   last_batch_ = in.number;
   out_ = &out;
   if (!batch_nodes_.empty()) run_batch_nodes(in);
+  if (only_batch_nodes_) {
+    merge_batch_outputs(in, out);
+  } else {
+    run_cycles(in);
+  }
+  for (const BatchNode& bn : batch_nodes_)
+    if (bn.cursor != bn.outputs.size() && !failed())
+      fail(local_[bn.local], local_[bn.local].rt->describe() +
+                                 " broke the node contract in on_batch: emitted for a seq after its last input");
+  return !failed();
+}
+
+void Stage::run_cycles(const Batch& in) {
   const std::vector<qf_event>& ev = in.events;
   for (size_t i = 0; i < ev.size() && !failed();) {
     // Events nobody here subscribes to start no cycle (a sink sees only its own streams).
@@ -286,11 +326,6 @@ bool Stage::process(const Batch& in, std::vector<qf_event>& out) {
     run_cycle(&ev[i], j - i);
     i = j;
   }
-  for (const BatchNode& bn : batch_nodes_)
-    if (bn.cursor != bn.outputs.size() && !failed())
-      fail(local_[bn.local], local_[bn.local].rt->describe() +
-                                 " broke the node contract in on_batch: emitted for a seq after its last input");
-  return !failed();
 }
 
 bool Stage::finish(std::vector<qf_event>& out) {

@@ -94,7 +94,9 @@ class Stage final : public EventRouter {
   };
 
   void run_batch_nodes(const Batch& in);
+  void merge_batch_outputs(const Batch& in, std::vector<qf_event>& out);
   void inject_batch_outputs();
+  void run_cycles(const Batch& in);
   void run_cycle(const qf_event* events, size_t count);
   void route(const qf_event* e);
   void drain();
@@ -117,6 +119,7 @@ class Stage final : public EventRouter {
   std::vector<BatchNode> batch_nodes_;       // topological order
   std::vector<int32_t> batch_node_of_;       // local index → index in batch_nodes_, -1 if none
   int32_t collecting_ = -1;                  // batch node whose on_batch is running
+  bool only_batch_nodes_ = false;            // no cycles to run: inputs and answers are merged
   const Graph& graph_;
   std::vector<Delivery> queue_;
   size_t head_ = 0;
