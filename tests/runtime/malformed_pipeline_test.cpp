@@ -2,11 +2,7 @@
 // loader and the validator. Each must end in diagnostics (every one with a code and a message)
 // or in a valid graph; no exception may escape. Under the sanitizer build this also proves the
 // loader reads no memory it should not.
-#include "graph.hpp"
-#include "pipeline.hpp"
-#include "plugin_host.hpp"
-
-#include <catch2/catch.hpp>
+#include "runtime_test_support.hpp"
 
 #include <fstream>
 #include <random>
@@ -40,13 +36,7 @@ std::string mutate(std::string text, std::mt19937_64& rng) {
 }  // namespace
 
 TEST_CASE("corrupted pipelines give diagnostics or a graph, never a crash") {
-  qflow::NodeRegistry registry;
-  qflow::PluginHost host(registry);
-  qflow::Diagnostics plugin_diags;
-  for (const char* lib : {QFLOW_BUILTIN_SOURCES, QFLOW_BUILTIN_INDICATORS, QFLOW_BUILTIN_STRATEGIES, QFLOW_BUILTIN_EXECUTORS,
-                          QFLOW_BUILTIN_SINKS})
-    host.load_library(lib, plugin_diags, true);
-  REQUIRE_FALSE(plugin_diags.has_errors());
+  const qflow::NodeRegistry registry = rt_test::builtin_registry();
 
   const std::string original = read(std::string(QFLOW_SOURCE_DIR) + "/pipelines/sma_cross.yaml");
   REQUIRE(original.size() > 500);

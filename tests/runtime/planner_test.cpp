@@ -202,13 +202,7 @@ TEST_CASE("planner: a sink reading a source directly gets an empty compute stage
 }
 
 TEST_CASE("planner: sma_cross.yaml with the built-in nodes: bars | fast, slow | strategy, broker | trades | summary") {
-  qflow::NodeRegistry registry;
-  qflow::PluginHost host(registry);
-  qflow::Diagnostics load_diags;
-  for (const char* lib : {QFLOW_BUILTIN_SOURCES, QFLOW_BUILTIN_INDICATORS, QFLOW_BUILTIN_STRATEGIES, QFLOW_BUILTIN_EXECUTORS,
-                          QFLOW_BUILTIN_SINKS})
-    host.load_library(lib, load_diags, true);
-  REQUIRE(!load_diags.has_errors());
+  const qflow::NodeRegistry registry = rt_test::builtin_registry();
   qflow::Diagnostics diags;
   qflow::LoadOptions options;
   options.overrides["strategy"] = "native";  // the Lua variant needs the Lua host, tested elsewhere

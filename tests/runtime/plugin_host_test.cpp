@@ -242,9 +242,7 @@ TEST_CASE("plugin host: the built-in plugins load from the plugin folder without
   NodeRegistry registry;
   PluginHost host(registry);
   Diagnostics diags;
-  for (const char* lib : {QFLOW_BUILTIN_SOURCES, QFLOW_BUILTIN_INDICATORS, QFLOW_BUILTIN_STRATEGIES, QFLOW_BUILTIN_EXECUTORS,
-                          QFLOW_BUILTIN_SINKS})
-    CHECK(host.load_library(lib, diags, true));
+  for (const std::string& lib : rt_test::builtin_libraries()) CHECK(host.load_library(lib, diags, true));
   INFO(dump(diags));
   CHECK(diags.all().empty());
   for (const char* type : {"source.csv_bars", "indicator.sma", "strategy.sma_cross", "executor.paper", "sink.summary"})

@@ -126,6 +126,23 @@ inline qflow::Position id_at(const std::string& text, const std::string& id, int
   return position_of(text, hits[static_cast<size_t>(nth)] + 4);
 }
 
+// The built-in node libraries (not the Lua host), loaded explicitly from the build.
+inline const std::vector<std::string>& builtin_libraries() {
+  static const std::vector<std::string> libs = {QFLOW_BUILTIN_SOURCES, QFLOW_BUILTIN_INDICATORS, QFLOW_BUILTIN_STRATEGIES,
+                                                QFLOW_BUILTIN_EXECUTORS, QFLOW_BUILTIN_SINKS};
+  return libs;
+}
+
+// A registry holding the built-in node types; their libraries stay loaded while it lives.
+inline qflow::NodeRegistry builtin_registry() {
+  qflow::NodeRegistry registry;
+  qflow::PluginHost host(registry);
+  qflow::Diagnostics diags;
+  for (const std::string& lib : builtin_libraries()) host.load_library(lib, diags, true);
+  REQUIRE_FALSE(diags.has_errors());
+  return registry;
+}
+
 inline const qflow::GraphNode& node(const qflow::Graph& g, const std::string& id) {
   for (const auto& n : g.nodes)
     if (n.id == id) return n;
