@@ -28,6 +28,7 @@ class FlowTicket {
 
 struct Batch {
   uint64_t number = 0;  // position in its stream of batches, from 1
+  uint64_t checkpoint = 0;  // a checkpoint barrier: stages contribute after processing it
   std::vector<qf_event> events;
   std::shared_ptr<FlowTicket> ticket;
 };
@@ -64,6 +65,7 @@ class BatchPool {
  private:
   void recycle(Batch* b) {
     b->events.clear();
+    b->checkpoint = 0;
     b->ticket.reset();  // may release the source's next batch; not under our lock
     std::lock_guard lock(mutex_);
     free_.push_back(b);

@@ -60,6 +60,9 @@ struct Graph {
   uint32_t batch_size = 1024;
   uint32_t max_batches_in_flight = 8;
   bool vectorize = true;
+  bool facts = true;
+  int64_t checkpoint_every_ns = 1'000'000'000;
+  uint64_t checkpoint_events = 0;
   std::vector<GraphNode> nodes;
   std::vector<uint32_t> topo_order;
   std::vector<uint32_t> stream_base;  // stream id of (node i, output p) = stream_base[i] + p

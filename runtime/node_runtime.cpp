@@ -69,6 +69,31 @@ std::string NodeRuntime::failure(const char* callback) const {
   return describe() + " failed in " + callback + ": " + (reported_error.empty() ? "no message" : reported_error);
 }
 
+namespace {
+struct StringSink {
+  qf_state_writer w;
+  std::string bytes;
+};
+void append_bytes(qf_state_writer* w, const void* data, size_t n) {
+  static_cast<StringSink*>(w->opaque)->bytes.append(static_cast<const char*>(data), n);
+}
+}  // namespace
+
+std::optional<std::string> NodeRuntime::save_state() {
+  if (!vt().save_state) return std::nullopt;
+  StringSink sink{{nullptr, &append_bytes}, {}};
+  sink.w.opaque = &sink;
+  reported_error.clear();
+  if (vt().save_state(instance.self, &ctx, &sink.w) < 0) throw std::runtime_error(failure("save_state"));
+  return std::move(sink.bytes);
+}
+
+void NodeRuntime::restore_state(const std::string& blob) {
+  if (!vt().restore_state) throw std::runtime_error(describe() + " has saved state but cannot restore it (no restore_state)");
+  reported_error.clear();
+  if (vt().restore_state(instance.self, &ctx, blob.data(), blob.size()) < 0) throw std::runtime_error(failure("restore_state"));
+}
+
 std::vector<std::unique_ptr<NodeRuntime>> create_nodes(const Graph& graph, RunServices& services) {
   std::vector<std::unique_ptr<NodeRuntime>> nodes;
   for (uint32_t i = 0; i < graph.nodes.size(); ++i) {

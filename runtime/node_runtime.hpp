@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,11 @@ struct NodeRuntime {
   std::string describe() const;
   // The failure message of a callback that returned QF_ERROR.
   std::string failure(const char* callback) const;
+  // The node's state blob; nullopt when the node keeps none (no save_state). Throws
+  // std::runtime_error naming the node when saving fails.
+  std::optional<std::string> save_state();
+  // Restores a blob saved by save_state. Throws std::runtime_error naming the node.
+  void restore_state(const std::string& blob);
 };
 
 const qf_host_api* host_api();

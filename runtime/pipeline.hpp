@@ -60,6 +60,9 @@ struct PipelineDef {
   uint32_t batch_size = 1024;
   uint32_t max_batches_in_flight = 8;
   bool vectorize = true;  // run on_batch nodes a batch at a time
+  bool facts = true;      // record facts in the run's store
+  int64_t checkpoint_every_ns = 1'000'000'000;  // wall-clock time between checkpoints; 0: off
+  uint64_t checkpoint_events = 0;                // source events between checkpoints; 0: off
 };
 
 struct LoadOptions {

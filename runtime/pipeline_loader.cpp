@@ -2,6 +2,7 @@
 // Node types and parameters are checked later against the registry (pipeline_validator.cpp).
 #include "pipeline.hpp"
 
+#include <qflow/time.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -236,23 +237,45 @@ void Loader::load_variables(const YAML::Node& n) {
 
 void Loader::load_engine(const YAML::Node& n, PipelineDef& def) {
   if (!expect(n, YAML::NodeType::Map, "'engine'")) return;
-  for (const auto& [k, v] : entries(n, {"batch_size", "max_batches_in_flight", "vectorize"}, "'engine'")) {
+  const std::vector<std::string> keys{"batch_size", "max_batches_in_flight", "vectorize", "facts", "checkpoint_every",
+                                      "checkpoint_events"};
+  for (const auto& [k, v] : entries(n, keys, "'engine'")) {
     if (!expect(v, YAML::NodeType::Scalar, "'" + k.Scalar() + "'")) continue;
     const Scalar s = scalar(v);
-    if (k.Scalar() == "vectorize") {
+    const std::string& key = k.Scalar();
+    if (key == "vectorize" || key == "facts") {
       if (s.text != "true" && s.text != "false")
-        error(s.pos, "E0006", "vectorize must be true or false, got '" + s.text + "'");
-      def.vectorize = s.text == "true";
+        error(s.pos, "E0006", key + " must be true or false, got '" + s.text + "'");
+      (key == "vectorize" ? def.vectorize : def.facts) = s.text == "true";
+      continue;
+    }
+    if (key == "checkpoint_every") {
+      const std::optional<int64_t> d = s.text == "0" ? std::optional<int64_t>(0) : parse_duration(s.text);
+      if (!d || *d < 0) {
+        error(s.pos, "E0006", "checkpoint_every must be a duration such as 1s, 500ms or 0 (off), got '" + s.text + "'");
+        continue;
+      }
+      def.checkpoint_every_ns = *d;
+      continue;
+    }
+    if (key == "checkpoint_events") {
+      uint64_t value = 0;
+      const auto [p, e] = std::from_chars(s.text.data(), s.text.data() + s.text.size(), value);
+      if (e != std::errc() || p != s.text.data() + s.text.size()) {
+        error(s.pos, "E0006", "checkpoint_events must be a count of events (0: off), got '" + s.text + "'");
+        continue;
+      }
+      def.checkpoint_events = value;
       continue;
     }
     uint32_t value = 0;
     const auto [p, e] = std::from_chars(s.text.data(), s.text.data() + s.text.size(), value);
-    const uint32_t max = k.Scalar() == "batch_size" ? (1u << 20) : 4096u;
+    const uint32_t max = key == "batch_size" ? (1u << 20) : 4096u;
     if (e != std::errc() || p != s.text.data() + s.text.size() || value < 1 || value > max) {
-      error(s.pos, "E0006", k.Scalar() + " must be an integer in [1, " + std::to_string(max) + "], got '" + s.text + "'");
+      error(s.pos, "E0006", key + " must be an integer in [1, " + std::to_string(max) + "], got '" + s.text + "'");
       continue;
     }
-    (k.Scalar() == "batch_size" ? def.batch_size : def.max_batches_in_flight) = value;
+    (key == "batch_size" ? def.batch_size : def.max_batches_in_flight) = value;
   }
 }
 

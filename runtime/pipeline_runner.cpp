@@ -2,6 +2,7 @@
 
 #include "node_runtime.hpp"
 #include "planner.hpp"
+#include "run_ledger.hpp"
 #include "source_group.hpp"
 #include "stage.hpp"
 
@@ -13,6 +14,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -79,6 +81,27 @@ class ProgressLine {
   std::thread thread_;
 };
 
+// Gives every node its state from the checkpoint, and the symbol table its ids, before start.
+void restore_nodes(const store::CheckpointData& cp, const std::vector<std::unique_ptr<NodeRuntime>>& nodes,
+                   SymbolTable& symbols) {
+  for (size_t id = 1; id < cp.symbols.size(); ++id)
+    if (symbols.intern(cp.symbols[id]) != id)
+      throw std::runtime_error("cannot resume: the checkpoint's symbol '" + cp.symbols[id] +
+                               "' would get another id; the pipeline's sources changed");
+  size_t used = 0;
+  for (const auto& n : nodes) {
+    auto it = cp.node_states.find(n->def->id);
+    if (it != cp.node_states.end()) {
+      n->restore_state(it->second);
+      ++used;
+    } else if (n->vt().save_state) {
+      throw std::runtime_error("cannot resume: the checkpoint has no state for " + n->describe());
+    }
+  }
+  if (used != cp.node_states.size())
+    throw std::runtime_error("cannot resume: the checkpoint has the state of a node this pipeline does not have");
+}
+
 }  // namespace
 
 RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
@@ -95,13 +118,30 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
   }
   services.output_dir = out_dir.string();
   result.output_dir = services.output_dir;
+  const auto started = options.started.value_or(t0);
+
+  std::unique_ptr<RunLedger> ledger;
+  if (options.store) {
+    try {
+      ledger = std::make_unique<RunLedger>(graph, services.output_dir, options.run_id, options.resume, options.force);
+    } catch (const std::exception& e) {
+      result.status = RunResult::Status::failed;
+      result.error = e.what();
+      return result;
+    }
+    result.run_id = ledger->record().id;
+  }
+  std::optional<store::CheckpointData>* checkpoint = ledger ? &ledger->checkpoint() : nullptr;
+  const bool resuming = checkpoint && checkpoint->has_value();
 
   std::vector<std::unique_ptr<NodeRuntime>> nodes;
   try {
     nodes = create_nodes(graph, services);
+    if (resuming) restore_nodes(**checkpoint, nodes, services.symbols);
   } catch (const std::exception& e) {
     result.status = RunResult::Status::failed;
     result.error = e.what();
+    if (ledger) ledger->close("failed", result.error, ledger->record().events, ledger->record().facts);
     return result;
   }
 
@@ -111,6 +151,7 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     if (n->type->batched() && (!vt.on_batch || vt.on_cycle || vt.on_feedback)) {
       result.status = RunResult::Status::failed;
       result.error = n->describe() + " is declared batched (QF_NODE_BATCHED) but does not implement on_batch alone";
+      if (ledger) ledger->close("failed", result.error, ledger->record().events, ledger->record().facts);
       return result;
     }
   }
@@ -133,6 +174,49 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     }
   }
   auto stage_of = [&](size_t plan_index) { return stages[static_cast<size_t>(object_of[plan_index])].get(); };
+
+  // Facts: one writer per thread of work (each source group, each stage).
+  std::vector<std::unique_ptr<store::FactWriter>> writers;
+  if (ledger && graph.facts) {
+    for (auto& g : groups)
+      g->attach_facts(writers.emplace_back(std::make_unique<store::FactWriter>(ledger->store(), ledger->record().number, services.symbols)).get());
+    for (auto& st : stages)
+      st->attach_facts(writers.emplace_back(std::make_unique<store::FactWriter>(ledger->store(), ledger->record().number, services.symbols)).get());
+  }
+  // Contributors to a checkpoint: source groups first, then stages, in plan order.
+  const size_t contributors = groups.size() + stages.size();
+  if (resuming) {
+    const store::CheckpointData& cp = **checkpoint;
+    try {
+      if (cp.parts.size() != contributors)
+        throw std::runtime_error("the checkpoint has " + std::to_string(cp.parts.size()) + " parts and this pipeline " +
+                                 std::to_string(contributors) + " stages: it belongs to another plan");
+      for (size_t g = 0; g < groups.size(); ++g) groups[g]->restore(cp.parts[g], services.symbols);
+      for (size_t k = 0; k < stages.size(); ++k) stages[k]->restore(cp.parts[groups.size() + k]);
+    } catch (const std::exception& e) {
+      result.status = RunResult::Status::failed;
+      result.error = "cannot resume run '" + result.run_id + "': " + e.what();
+      ledger->close("failed", result.error, ledger->record().events, ledger->record().facts);
+      return result;
+    }
+    result.resumed = true;
+    result.resumed_events = cp.events;
+    spdlog::info("resuming run '{}' from checkpoint {} ({} events read)", result.run_id, cp.id, cp.events);
+  }
+  std::unique_ptr<store::CheckpointCoordinator> coordinator;
+  if (ledger && (graph.checkpoint_every_ns > 0 || graph.checkpoint_events > 0)) {
+    coordinator = std::make_unique<store::CheckpointCoordinator>(
+        ledger->store(), ledger->record(), contributors, ledger->hash(), [&services] { return services.symbols.snapshot(); },
+        graph.checkpoint_every_ns, graph.checkpoint_events, resuming ? (**checkpoint).id + 1 : 1);
+  }
+  // Failures on worker threads (a checkpoint that cannot be written): the first one is kept.
+  std::mutex async_mutex;
+  std::string async_error;
+  auto note_async = [&](const std::string& e) {
+    std::lock_guard lock(async_mutex);
+    if (async_error.empty()) async_error = e;
+  };
+  std::atomic<bool> first_processed{false};
   // consumers[i]: plan stages fed by plan stage i
   std::vector<std::vector<size_t>> consumers(plan.stages.size());
   for (size_t i = 0; i < plan.stages.size(); ++i)
@@ -159,15 +243,16 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
       note_error(stage->error());
     }
   };
-  bool started = true;
-  for (auto& g : groups) started = g->start() && started, note_error(g->error());
-  for (size_t i = plan.stages.size(); i-- > 0 && started;)
-    if (plan.stages[i].kind != StagePlan::Kind::sources) started = stage_of(i)->start(pending[i]) && started, note_error(stage_of(i)->error());
-  for (size_t i = 0; i < plan.stages.size() && started; ++i)
+  bool started_ok = true;
+  for (auto& g : groups) started_ok = g->start(resuming) && started_ok, note_error(g->error());
+  for (size_t i = plan.stages.size(); i-- > 0 && started_ok;)
+    if (plan.stages[i].kind != StagePlan::Kind::sources)
+      started_ok = stage_of(i)->start(pending[i], resuming) && started_ok, note_error(stage_of(i)->error());
+  for (size_t i = 0; i < plan.stages.size() && started_ok; ++i)
     if (plan.stages[i].kind != StagePlan::Kind::sources) pass_on(i, kStartBatch);
   for (auto& p : pending) p.clear();
 
-  std::atomic<bool> cancel{!started || !first_error.empty()};
+  std::atomic<bool> cancel{!started_ok || !first_error.empty()};
   BatchPool pool(graph.batch_size);
   {
     std::unique_ptr<oneapi::tbb::global_control> limit;
@@ -190,11 +275,13 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     std::vector<flow::sender<BatchPtr>*> output_of(plan.stages.size(), nullptr);
     for (size_t i = 0; i < plan.stages.size(); ++i) {
       if (plan.stages[i].kind == StagePlan::Kind::sources) {
-        SourceGroup* group = groups[static_cast<size_t>(object_of[i])].get();
+        const size_t group_index = static_cast<size_t>(object_of[i]);
+        SourceGroup* group = groups[group_index].get();
+        auto last_checkpoint = std::make_shared<uint64_t>(resuming ? (**checkpoint).id : 0);
         auto limiter = std::make_unique<flow::limiter_node<SourceBatch>>(fg, graph.max_batches_in_flight);
         flow::limiter_node<SourceBatch>* lim = limiter.get();
         auto batch_no = std::make_shared<uint64_t>(kStartBatch);
-        auto input = std::make_unique<flow::input_node<SourceBatch>>(fg, [&, group, batch_no](oneapi::tbb::flow_control& fc) -> SourceBatch {
+        auto input = std::make_unique<flow::input_node<SourceBatch>>(fg, [&, group, group_index, batch_no, last_checkpoint](oneapi::tbb::flow_control& fc) -> SourceBatch {
           if (cancel.load(std::memory_order_relaxed) || (options.interrupted && options.interrupted->load())) {
             fc.stop();
             return {};
@@ -206,11 +293,31 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
             fc.stop();
             return {};
           }
+          if (coordinator) {
+            try {
+              if (const uint64_t id = coordinator->poll(*last_checkpoint, group->events())) {
+                b->checkpoint = id;
+                coordinator->contribute(id, group_index, group->checkpoint());
+              }
+              if (group->facts()) group->facts()->flush_if_large();
+            } catch (const std::exception& e) {
+              note_async(e.what());
+              cancel = true;
+            }
+          } else if (group->facts()) {
+            try {
+              group->facts()->flush_if_large();
+            } catch (const std::exception& e) {
+              note_async(e.what());
+              cancel = true;
+            }
+          }
           return b;
         });
         auto ticketer = std::make_unique<flow::function_node<SourceBatch, BatchPtr>>(fg, flow::serial, [lim, &pool](const SourceBatch& in) {
           auto out = pool.make();
           out->number = in->number;
+          out->checkpoint = in->checkpoint;
           out->events.swap(in->events);  // both buffers keep their capacity and go back to the pool
           out->ticket = std::make_shared<FlowTicket>([lim] { lim->decrementer().try_put(flow::continue_msg()); });
           return BatchPtr(std::move(out));
@@ -224,15 +331,26 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
         continue;
       }
       Stage* stage = stage_of(i);
+      const size_t contributor = groups.size() + static_cast<size_t>(object_of[i]);
       const bool feeds_others = !consumers[i].empty();
-      auto worker = std::make_unique<flow::function_node<BatchPtr, BatchPtr>>(fg, flow::serial, [&, stage, feeds_others](const BatchPtr& in) {
+      auto worker = std::make_unique<flow::function_node<BatchPtr, BatchPtr>>(fg, flow::serial, [&, stage, feeds_others, contributor](const BatchPtr& in) {
         auto out = pool.make();
         out->number = in->number;
+        out->checkpoint = in->checkpoint;
         out->ticket = in->ticket;
         if (feeds_others || !in->events.empty()) {
           std::vector<qf_event>& sink = out->events;
           if (!stage->process(*in, sink)) cancel = true;
           if (!feeds_others) sink.clear();
+        }
+        if (!first_processed.exchange(true)) result.first_event_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+        if (stage->failed()) return BatchPtr(std::move(out));
+        try {
+          if (in->checkpoint && coordinator) coordinator->contribute(in->checkpoint, contributor, stage->checkpoint());
+          if (stage->facts()) stage->facts()->flush_if_large();
+        } catch (const std::exception& e) {
+          note_async(e.what());
+          cancel = true;
         }
         return BatchPtr(std::move(out));
       });
@@ -246,6 +364,26 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     for (auto& in : inputs) in->activate();
     fg.wait_for_all();
     progress.stop();
+  }
+  note_error(async_error);
+
+  // Interrupted: the pipeline has drained, so every node stands at the same point. Checkpoint
+  // there before the nodes stop, and a resume continues exactly from it.
+  if (coordinator && first_error.empty() && options.interrupted && options.interrupted->load()) {
+    bool all_ok = true;
+    for (auto& g : groups) all_ok = all_ok && !g->failed();
+    for (auto& st : stages) all_ok = all_ok && !st->failed();
+    if (all_ok) {
+      try {
+        std::vector<store::Contribution> parts;
+        for (auto& g : groups) parts.push_back(g->checkpoint());
+        for (auto& st : stages) parts.push_back(st->checkpoint());
+        coordinator->write_now(std::move(parts));
+        spdlog::info("checkpoint written: resume with --resume");
+      } catch (const std::exception& e) {
+        note_error(e.what());
+      }
+    }
   }
 
   // Finish along the chain: sources, then each stage in plan order, which first takes what its
@@ -262,6 +400,17 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     pass_on(i, UINT64_MAX);
   }
 
+  std::map<std::string, uint64_t> fact_counts;
+  for (auto& w : writers) {
+    try {
+      w->flush_all();
+    } catch (const std::exception& e) {
+      note_error(e.what());
+    }
+    for (size_t f = 1; f < static_cast<size_t>(store::Family::count_); ++f)
+      if (w->counts()[f]) fact_counts[store::family_name(static_cast<store::Family>(f))] += w->counts()[f];
+  }
+
   if (options.stats) {
     for (const auto& n : nodes)
       spdlog::info("{:<20} {:<24} in {:>12} out {:>12}", n->def->id, n->type->name, n->events_in, n->events_out);
@@ -272,6 +421,15 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     result.error = first_error;
   } else if (options.interrupted && options.interrupted->load()) {
     result.status = RunResult::Status::interrupted;
+  }
+  if (ledger) {
+    const char* status = result.status == RunResult::Status::ok ? "completed"
+                         : result.status == RunResult::Status::interrupted ? "interrupted" : "failed";
+    const std::string e = ledger->close(status, result.error, result.events, fact_counts);
+    if (!e.empty() && result.status != RunResult::Status::failed) {
+      result.status = RunResult::Status::failed;
+      result.error = e;
+    }
   }
   // Nodes are destroyed here, before the libraries their types keep loaded.
   nodes.clear();

@@ -5,12 +5,19 @@
 // than `max_batches_in_flight` of its batches (and the batches derived from them downstream)
 // are alive. Outputs are identical whatever the number of threads: every stage is serial and
 // consumes its input batches in order.
+//
+// With the store on, the run's facts go to <output>/qflow.db as they are produced, checkpoints
+// are taken as the pipeline's engine settings say (checkpoint.hpp), and `resume` continues a
+// run that crashed or was interrupted from its last checkpoint, with exactly the outputs an
+// uninterrupted run gives.
 #pragma once
 
 #include "graph.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace qflow {
@@ -20,15 +27,27 @@ struct RunOptions {
   const std::atomic<bool>* interrupted = nullptr;
   bool progress = false;  // live progress line on stderr
   bool stats = false;     // per-node event counts at the end
+  // The run's store (<output>/qflow.db): facts, checkpoints and the run record. Off: nothing
+  // is written there (the benchmark's baseline).
+  bool store = true;
+  std::string run_id;  // empty: default_run_id()
+  bool resume = false;  // continue the run from its last checkpoint
+  bool force = false;   // resume or replace although the pipeline changed
+  // Time origin for first_event_seconds (default: entry into run_pipeline).
+  std::optional<std::chrono::steady_clock::time_point> started;
 };
 
 struct RunResult {
   enum class Status { ok, failed, interrupted };
   Status status = Status::ok;
   std::string error;
-  uint64_t events = 0;  // market events read from the sources
+  uint64_t events = 0;  // market events read from the sources (in every attempt of a run)
   double seconds = 0;
   std::string output_dir;
+  std::string run_id;
+  bool resumed = false;           // continued from a checkpoint
+  uint64_t resumed_events = 0;    // events read before that checkpoint
+  double first_event_seconds = -1;  // from `started` until the first batch was processed
 };
 
 RunResult run_pipeline(const Graph& graph, const RunOptions& options);

@@ -223,6 +223,9 @@ std::optional<Graph> Validator::run() {
   g.batch_size = def_.batch_size;
   g.max_batches_in_flight = def_.max_batches_in_flight;
   g.vectorize = def_.vectorize;
+  g.facts = def_.facts;
+  g.checkpoint_every_ns = def_.checkpoint_every_ns;
+  g.checkpoint_events = def_.checkpoint_events;
   g.nodes = std::move(nodes_);
   uint32_t base = 0;
   for (const GraphNode& n : g.nodes) {

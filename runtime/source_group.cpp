@@ -1,6 +1,7 @@
 #include "source_group.hpp"
 
 #include <qflow/events.hpp>
+#include <qflow/state.hpp>
 
 #include <chrono>
 #include <thread>
@@ -10,9 +11,12 @@ namespace qflow {
 SourceGroup::SourceGroup(const Graph& graph, std::vector<NodeRuntime*> sources, uint32_t batch_size)
     : graph_(graph), sources_(std::move(sources)), pending_(sources_.size()), batch_size_(batch_size) {
   local_of_.assign(graph.nodes.size(), -1);
+  owner_of_stream_.resize(graph.stream_count());
   for (size_t i = 0; i < sources_.size(); ++i) {
     sources_[i]->router = this;
     local_of_[sources_[i]->index] = static_cast<int32_t>(i);
+    for (uint32_t p = 0; p < sources_[i]->type->outputs.size(); ++p)
+      owner_of_stream_[graph.stream(sources_[i]->index, p)] = {sources_[i]->index, static_cast<uint16_t>(p)};
   }
 }
 
@@ -34,7 +38,9 @@ void SourceGroup::emit(NodeRuntime& node, uint32_t port, const qf_event& ev) {
   ++node.events_out;
 }
 
-bool SourceGroup::start() {
+bool SourceGroup::start(bool resumed) {
+  std::vector<size_t> restored;
+  for (const Pending& p : pending_) restored.push_back(p.events.size());
   for (NodeRuntime* s : sources_) {
     if (!s->vt().start) continue;
     if (s->vt().start(s->instance.self, &s->ctx) < 0) {
@@ -46,7 +52,58 @@ bool SourceGroup::start() {
       return false;
     }
   }
+  if (resumed)
+    for (size_t i = 0; i < pending_.size(); ++i) pending_[i].events.resize(restored[i]);
   return true;
+}
+
+store::Contribution SourceGroup::checkpoint() {
+  store::Contribution c;
+  store::BlobWriter blob;
+  StateWriter w(blob.raw());
+  w.put(seq_);
+  w.put(last_time_);
+  w.put<uint64_t>(events());
+  for (const Pending& p : pending_) {
+    w.put<uint8_t>(p.done ? 1 : 0);
+    w.put<uint64_t>(p.events.size() - p.head);
+    for (size_t k = p.head; k < p.events.size(); ++k) {
+      qf_event e = p.events[k];
+      const std::string_view name = sources_.front()->services->symbols.lookup(e.symbol);
+      e.symbol = 0;
+      w.put(e);
+      w.put_string(name);
+    }
+  }
+  if (facts_) {
+    facts_->flush_all();
+    facts_->save(w);
+  }
+  c.runtime = std::move(blob.bytes());
+  c.events = events();
+  for (NodeRuntime* n : sources_)
+    if (std::optional<std::string> state = n->save_state()) c.node_states.emplace_back(n->def->id, std::move(*state));
+  return c;
+}
+
+void SourceGroup::restore(const std::string& runtime_part, SymbolTable& symbols) {
+  StateReader r(runtime_part.data(), runtime_part.size());
+  seq_ = r.get<uint64_t>();
+  last_time_ = r.get<int64_t>();
+  events_ = r.get<uint64_t>();
+  for (Pending& p : pending_) {
+    p.done = r.get<uint8_t>() != 0;
+    p.head = 0;
+    p.events.clear();
+    const auto n = r.get<uint64_t>();
+    for (uint64_t k = 0; k < n; ++k) {
+      qf_event e = r.get<qf_event>();
+      e.symbol = symbols.intern(r.get_string());
+      p.events.push_back(e);
+    }
+  }
+  if (facts_) facts_->restore(r);
+  if (!r.at_end()) throw std::runtime_error("the checkpoint's source positions do not match this pipeline's sources");
 }
 
 // Makes sure source i has an event waiting unless it is done. False on failure.
@@ -92,11 +149,13 @@ bool SourceGroup::next(std::vector<qf_event>& out) {
       for (size_t k = 0; k < n; ++k) {
         out.push_back(p.events[p.head + k]);
         out.back().seq = ++seq_;
+        if (facts_) record(out.back());
       }
       p.head += n;
     } else {
       out.push_back(p.events[p.head++]);
       out.back().seq = ++seq_;
+      if (facts_) record(out.back());
     }
   }
   if (!out.empty()) last_time_ = out.back().time_ns;

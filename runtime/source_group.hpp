@@ -7,6 +7,8 @@
 
 #include "batch.hpp"
 #include "node_runtime.hpp"
+#include "store/checkpoint.hpp"
+#include "store/facts.hpp"
 
 #include <atomic>
 #include <string>
@@ -18,11 +20,22 @@ class SourceGroup final : public EventRouter {
  public:
   SourceGroup(const Graph& graph, std::vector<NodeRuntime*> sources, uint32_t batch_size);
 
-  bool start();
+  // `resumed`: restored from a checkpoint; what sources emit in start is dropped.
+  bool start(bool resumed = false);
   // Fills `out` with up to batch_size events; false when every source is exhausted and
   // nothing was added, or on failure (see error()).
   bool next(std::vector<qf_event>& out);
   bool finish();
+
+  // Market events are recorded as facts by `facts` (may be null) as they enter a batch.
+  void attach_facts(store::FactWriter* facts) { facts_ = facts; }
+  store::FactWriter* facts() const { return facts_; }
+  // The group's part of a checkpoint taken right after a batch was filled: its sources' states,
+  // what it has read ahead of that batch, its sequence numbers. Throws on failure.
+  store::Contribution checkpoint();
+  // Before start: continues from a checkpoint part (the sources' own states are restored by
+  // the caller). Symbol ids are re-interned by name.
+  void restore(const std::string& runtime_part, SymbolTable& symbols);
 
   bool failed() const { return !error_.empty(); }
   const std::string& error() const { return error_; }
@@ -41,11 +54,17 @@ class SourceGroup final : public EventRouter {
     bool done = false;
   };
   bool refill(size_t i);
+  void record(const qf_event& e) {
+    const auto [node, port] = owner_of_stream_[e.stream];
+    facts_->record(e, node, port, e.stream, e.kind == QF_KIND_BAR ? e.u.bar.interval_ns : 0);
+  }
 
   const Graph& graph_;
   std::vector<NodeRuntime*> sources_;
   std::vector<Pending> pending_;
   std::vector<int32_t> local_of_;
+  std::vector<std::pair<uint32_t, uint16_t>> owner_of_stream_;  // stream → (node, port)
+  store::FactWriter* facts_ = nullptr;
   uint32_t batch_size_;
   uint64_t seq_ = 0;
   int64_t last_time_ = 0;

@@ -1,6 +1,7 @@
 #include "stage.hpp"
 
 #include <qflow/events.hpp>
+#include <qflow/state.hpp>
 
 #include <algorithm>
 
@@ -113,6 +114,7 @@ void Stage::emit(NodeRuntime& node, uint32_t port, const qf_event& ev) {
     outputs.push_back(ev);
     outputs.back().stream = graph_.stream(node.index, port);
     ++node.events_out;
+    if (facts_) facts_->record(outputs.back(), node.index, static_cast<uint16_t>(port), outputs.back().stream, batch_interval_);
     return;
   }
   if (port >= t.outputs.size()) {
@@ -125,12 +127,17 @@ void Stage::emit(NodeRuntime& node, uint32_t port, const qf_event& ev) {
                               "', which carries " + kinds_to_string(t.outputs[port].kinds);
     return;
   }
+  if (discard_) {
+    ++node.events_out;
+    return;
+  }
   qf_event* e = arena_.push(ev);
   e->seq = cycle_seq_;
   if (e->time_ns == 0) e->time_ns = cycle_time_;
   e->stream = graph_.stream(node.index, port);
   if (e->kind == QF_KIND_ORDER && e->origin == 0) e->origin = node.origin_handle();
   ++node.events_out;
+  if (facts_) facts_->record(*e, node.index, static_cast<uint16_t>(port), e->stream, cycle_interval_);
   route(e);
   if ((e->kind == QF_KIND_FILL || e->kind == QF_KIND_ORDER_UPDATE) && e->origin != 0 && e->origin != node.origin_handle()) {
     const uint32_t g = e->origin - 1;
@@ -212,6 +219,7 @@ void Stage::run_batch_nodes(const Batch& in) {
     NodeRuntime& rt = *n.rt;
     collecting_ = static_cast<int32_t>(b);
     cycle_time_ = inputs.front().time_ns;
+    batch_interval_ = inputs.front().kind == QF_KIND_BAR ? inputs.front().u.bar.interval_ns : 0;
     const int32_t rc = rt.vt().on_batch(rt.instance.self, &rt.ctx, 0, inputs.data(), static_cast<uint32_t>(inputs.size()));
     collecting_ = -1;
     rt.events_in += inputs.size();
@@ -271,6 +279,7 @@ void Stage::run_cycle(const qf_event* events, size_t count) {
   ++cycle_;
   cycle_seq_ = events[0].seq;
   cycle_time_ = events[0].time_ns;
+  cycle_interval_ = events[0].kind == QF_KIND_BAR ? events[0].u.bar.interval_ns : 0;
   for (size_t i = 0; i < count; ++i) route(&events[i]);
   if (!batch_nodes_.empty()) inject_batch_outputs();
   drain();
@@ -278,8 +287,9 @@ void Stage::run_cycle(const qf_event* events, size_t count) {
   arena_.reset();
 }
 
-bool Stage::start(std::vector<qf_event>& out) {
+bool Stage::start(std::vector<qf_event>& out, bool resumed) {
   out_ = &out;
+  discard_ = resumed;
   ++cycle_;
   cycle_seq_ = 0;
   cycle_time_ = 0;
@@ -289,7 +299,28 @@ bool Stage::start(std::vector<qf_event>& out) {
     drain();
   }
   arena_.reset();
+  discard_ = false;
   return !failed();
+}
+
+store::Contribution Stage::checkpoint() {
+  store::Contribution c;
+  if (facts_) {
+    facts_->flush_all();
+    store::BlobWriter blob;
+    StateWriter w(blob.raw());
+    facts_->save(w);
+    c.runtime = std::move(blob.bytes());
+  }
+  for (NodeRuntime* n : nodes_)
+    if (std::optional<std::string> state = n->save_state()) c.node_states.emplace_back(n->def->id, std::move(*state));
+  return c;
+}
+
+void Stage::restore(const std::string& runtime_part) {
+  if (!facts_ || runtime_part.empty()) return;
+  StateReader r(runtime_part.data(), runtime_part.size());
+  facts_->restore(r);
 }
 
 bool Stage::process(const Batch& in, std::vector<qf_event>& out) {

@@ -20,6 +20,8 @@
 
 #include "batch.hpp"
 #include "node_runtime.hpp"
+#include "store/checkpoint.hpp"
+#include "store/facts.hpp"
 
 #include <memory>
 #include <string>
@@ -38,9 +40,19 @@ class Stage final : public EventRouter {
 
   // Each appends what the stage emits for downstream stages to `out`. They return false once
   // a node has failed; error() says which and why.
-  bool start(std::vector<qf_event>& out);
+  // `resumed`: the nodes were restored from a checkpoint; what they emit in start was already
+  // delivered before it and is dropped.
+  bool start(std::vector<qf_event>& out, bool resumed = false);
   bool process(const Batch& in, std::vector<qf_event>& out);
   bool finish(std::vector<qf_event>& out);
+
+  // Facts: every event a node of the stage emits is recorded by `facts` (may be null).
+  void attach_facts(store::FactWriter* facts) { facts_ = facts; }
+  store::FactWriter* facts() const { return facts_; }
+  // This stage's part of a checkpoint taken between two batches: its facts are flushed and
+  // its nodes' states saved. Throws on failure (the message names the node or the store).
+  store::Contribution checkpoint();
+  void restore(const std::string& runtime_part);
 
   bool failed() const { return !error_.empty(); }
   const std::string& error() const { return error_; }
@@ -128,7 +140,11 @@ class Stage final : public EventRouter {
   uint64_t cycle_ = 0;
   uint64_t cycle_seq_ = 0;
   int64_t cycle_time_ = 0;
+  int64_t cycle_interval_ = 0;  // bar length of the cycle's market event, for facts
+  int64_t batch_interval_ = 0;  // the same for the batch an on_batch node is working on
   uint64_t last_batch_ = 0;
+  bool discard_ = false;        // resumed start: emissions were delivered before the checkpoint
+  store::FactWriter* facts_ = nullptr;
   std::string error_;
 };
 

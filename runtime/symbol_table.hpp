@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace qflow {
 
@@ -29,6 +30,12 @@ class SymbolTable {
     const std::string& kept = strings_.emplace_back(s);
     ids_.emplace(std::string_view(kept), id);
     return id;
+  }
+
+  // Every string in id order (index = id; 0 is the empty string).
+  std::vector<std::string> snapshot() const {
+    std::shared_lock lock(mutex_);
+    return {strings_.begin(), strings_.end()};
   }
 
   std::string_view lookup(uint32_t id) const {

@@ -1,4 +1,4 @@
-// qflow — the command line: run, validate, nodes, graph, version.
+// qflow — the command line: run, validate, nodes, graph, runs, query, export, version.
 //
 // Exit codes: 0 success, 1 usage error, 2 invalid pipeline, 3 runtime failure, 130 interrupted.
 #include "../diagnostics.hpp"
@@ -9,12 +9,14 @@
 #include "../planner.hpp"
 #include "../plugin_host.hpp"
 #include "../node_catalog.hpp"
+#include "store_commands.hpp"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -30,6 +32,7 @@ constexpr int kExitFailed = 3;
 constexpr int kExitInterrupted = 130;
 
 std::atomic<bool> g_interrupted{false};
+const std::chrono::steady_clock::time_point g_started = std::chrono::steady_clock::now();
 
 extern "C" void on_signal(int sig) {
   if (g_interrupted.exchange(true)) {  // a second Ctrl-C: stop now
@@ -115,6 +118,13 @@ int main(int argc, char** argv) {
   run->add_option("--threads", threads, "Worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
   run->add_flag("--stats", stats, "Print per-node event counts at the end");
   run->add_flag("--no-progress", no_progress, "Do not show the progress line");
+  std::string run_id;
+  bool resume = false, force = false, no_store = false;
+  run->add_option("--run-id", run_id, "Name of the run in the output folder's store (default: <pipeline name>-<hash of "
+                                      "the pipeline, its parameters, scripts and data>)");
+  run->add_flag("--resume", resume, "Continue the run from its last checkpoint (after a crash or Ctrl-C)");
+  run->add_flag("--force", force, "Resume, or replace a run, although its pipeline changed since");
+  run->add_flag("--no-store", no_store, "Write no database: no facts, no checkpoints, no run record");
 
   auto* validate = app.add_subcommand("validate", "Check a pipeline and report every problem at once");
   validate->add_option("pipeline", file, "Pipeline YAML file")->required();
@@ -132,10 +142,40 @@ int main(int argc, char** argv) {
   graph_cmd->add_flag("--logical", logical, "Only the nodes and edges, without the stages of the plan");
   add_common(graph_cmd, opts, true);
 
+  std::string run_dir;
+  auto* runs_cmd = app.add_subcommand("runs", "List the runs recorded in a run folder and how they ended");
+  runs_cmd->add_option("run_dir", run_dir, "Run folder (the pipeline's output folder)")->required();
+  bool runs_json = false;
+  runs_cmd->add_flag("--json", runs_json, "Machine-readable output");
+
+  qflow::cli::FactQuery fq;
+  auto add_fact_options = [&](CLI::App* cmd) {
+    cmd->add_option("run_dir", fq.run_dir, "Run folder (the pipeline's output folder)")->required();
+    cmd->add_option("family", fq.family,
+                    "bars, ticks, quotes, values, signals, orders, order_updates, fills, positions, equity or alerts")
+        ->required();
+    cmd->add_option("--run", fq.run_id, "Run id (default: the latest run)");
+    cmd->add_option("--symbol", fq.symbol, "Only this symbol");
+    cmd->add_option("--node", fq.node, "Only what this node emitted");
+    cmd->add_option("--from", fq.from, "From this time (ISO 8601 UTC, inclusive)");
+    cmd->add_option("--to", fq.to, "Up to this time (ISO 8601 UTC, inclusive)");
+  };
+  auto* query_cmd = app.add_subcommand("query", "Show a run's facts as a table");
+  add_fact_options(query_cmd);
+  std::string query_format = "table";
+  int64_t query_limit = 100;
+  query_cmd->add_option("--format", query_format, "table, csv or json")->capture_default_str();
+  query_cmd->add_option("--limit", query_limit, "At most this many rows (0: all)")->capture_default_str();
+  auto* export_cmd = app.add_subcommand("export", "Write a run's facts as CSV or JSON");
+  add_fact_options(export_cmd);
+  std::string export_format = "csv";
+  export_cmd->add_option("--format", export_format, "csv or json")->capture_default_str();
+  export_cmd->add_option("-o,--output", fq.output, "File to write (default: stdout)");
+
   auto* version = app.add_subcommand("version", "Print the qflow and plugin ABI versions");
 
   // --log-level may come before or after the subcommand.
-  for (CLI::App* sub : {run, validate, nodes, graph_cmd, version}) sub->fallthrough();
+  for (CLI::App* sub : {run, validate, nodes, graph_cmd, runs_cmd, query_cmd, export_cmd, version}) sub->fallthrough();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -147,6 +187,17 @@ int main(int argc, char** argv) {
   if (version->parsed()) {
     std::printf("qflow %s (plugin ABI %u.%u)\n", QFLOW_VERSION, QF_ABI_VERSION_MAJOR, QF_ABI_VERSION_MINOR);
     return kExitOk;
+  }
+
+  if (runs_cmd->parsed()) return qflow::cli::list_runs(run_dir, runs_json);
+  if (query_cmd->parsed() || export_cmd->parsed()) {
+    fq.format = query_cmd->parsed() ? query_format : export_format;
+    fq.limit = query_cmd->parsed() ? query_limit : 0;
+    if (export_cmd->parsed() && fq.format == "table") {
+      std::fprintf(stderr, "qflow: export writes csv or json\n");
+      return kExitUsage;
+    }
+    return qflow::cli::query_facts(fq);
   }
 
   qflow::NodeRegistry registry;
@@ -181,6 +232,11 @@ int main(int argc, char** argv) {
   ro.interrupted = &g_interrupted;
   ro.progress = !no_progress && isatty(STDERR_FILENO);
   ro.stats = stats;
+  ro.store = !no_store;
+  ro.run_id = run_id;
+  ro.resume = resume;
+  ro.force = force;
+  ro.started = g_started;
   spdlog::info("running {} ({} nodes, mode {})", file, graph->nodes.size(),
                graph->mode == QF_MODE_BACKTEST ? "backtest" : graph->mode == QF_MODE_PAPER ? "paper" : "live");
   const qflow::RunResult r = qflow::run_pipeline(*graph, ro);
@@ -192,10 +248,16 @@ int main(int argc, char** argv) {
       if (e.is_regular_file()) files += (files.empty() ? "" : ", ") + e.path().filename().string();
     spdlog::info("output folder {}: {}", r.output_dir, files.empty() ? "(empty)" : files);
   }
+  if (r.resumed)
+    spdlog::info("resumed run '{}' after {} events; first event processed {:.3f} s after start", r.run_id, r.resumed_events,
+                 r.first_event_seconds);
+  if (!r.run_id.empty() && r.status != qflow::RunResult::Status::failed)
+    spdlog::info("facts of run '{}': qflow query {} <family>  (qflow runs {} lists the runs)", r.run_id, r.output_dir, r.output_dir);
   switch (r.status) {
     case qflow::RunResult::Status::ok: return kExitOk;
     case qflow::RunResult::Status::interrupted:
-      spdlog::warn("interrupted: the data read so far was processed and the outputs were written");
+      spdlog::warn("interrupted: the data read so far was processed and the outputs were written{}",
+                   r.run_id.empty() ? "" : "; continue with --resume");
       return kExitInterrupted;
     case qflow::RunResult::Status::failed:
       spdlog::error("{}", r.error);

@@ -1,0 +1,135 @@
+#include "checkpoint.hpp"
+
+#include "keys.hpp"
+
+#include <qflow/state.hpp>
+
+#include <chrono>
+
+namespace qflow::store {
+
+namespace {
+
+constexpr uint32_t kCheckpointMagic = 0x51464b31;  // "QFK1"
+
+std::string node_state_key(uint32_t run, const std::string& node) { return KeyWriter().u32(run).text(node).take(); }
+
+}  // namespace
+
+std::optional<CheckpointData> load_checkpoint(Store& store, uint32_t run) {
+  const std::optional<std::string> bytes = store.get(Cf::checkpoints, run_prefix(run));
+  if (!bytes) return std::nullopt;
+  CheckpointData d;
+  try {
+    StateReader r(bytes->data(), bytes->size());
+    if (r.get<uint32_t>() != kCheckpointMagic) throw std::runtime_error("unknown checkpoint layout");
+    d.id = r.get<uint64_t>();
+    d.events = r.get<uint64_t>();
+    d.pipeline_hash = r.get_string();
+    const auto nsym = r.get<uint64_t>();
+    for (uint64_t i = 0; i < nsym; ++i) d.symbols.push_back(r.get_string());
+    const auto nparts = r.get<uint64_t>();
+    for (uint64_t i = 0; i < nparts; ++i) d.parts.push_back(r.get_string());
+    const auto nnodes = r.get<uint64_t>();
+    std::vector<std::string> ids;
+    for (uint64_t i = 0; i < nnodes; ++i) ids.push_back(r.get_string());
+    if (!r.at_end()) throw std::runtime_error("trailing bytes");
+    for (const std::string& id : ids) {
+      std::optional<std::string> state = store.get(Cf::node_state, node_state_key(run, id));
+      if (!state) throw std::runtime_error("the state of node '" + id + "' is missing");
+      d.node_states[id] = std::move(*state);
+    }
+  } catch (const StoreError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw StoreError("the checkpoint in " + store.path().string() + " is damaged: " + e.what());
+  }
+  return d;
+}
+
+CheckpointCoordinator::CheckpointCoordinator(Store& store, RunRecord& record, size_t contributors, std::string pipeline_hash,
+                                             std::function<std::vector<std::string>()> symbols, int64_t every_ns,
+                                             uint64_t every_events, uint64_t first_id)
+    : store_(store),
+      record_(record),
+      contributors_(contributors),
+      pipeline_hash_(std::move(pipeline_hash)),
+      symbols_(std::move(symbols)),
+      every_ns_(every_ns),
+      every_events_(every_events),
+      requested_(first_id - 1),
+      last_request_(std::chrono::steady_clock::now()),
+      last_request_events_(record.checkpoint_events) {}
+
+uint64_t CheckpointCoordinator::poll(uint64_t& group_last_id, uint64_t events_total) {
+  uint64_t requested = requested_.load(std::memory_order_acquire);
+  if (requested <= group_last_id) {
+    if (every_ns_ <= 0 && every_events_ == 0) return 0;
+    std::lock_guard lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    const bool by_time = every_ns_ > 0 && std::chrono::duration_cast<std::chrono::nanoseconds>(now - last_request_).count() >= every_ns_;
+    const bool by_events = every_events_ > 0 && events_total >= last_request_events_ + every_events_;
+    requested = requested_.load();
+    if (requested <= group_last_id) {
+      if (!by_time && !by_events) return 0;
+      last_request_ = now;
+      last_request_events_ = events_total;
+      requested = ++requested_;
+    }
+  }
+  if (requested <= group_last_id) return 0;
+  group_last_id = requested;
+  return requested;
+}
+
+void CheckpointCoordinator::contribute(uint64_t id, size_t contributor, Contribution c) {
+  std::lock_guard lock(mutex_);
+  Pending& p = pending_[id];
+  if (p.parts.empty()) p.parts.resize(contributors_);
+  p.parts[contributor] = std::move(c);
+  if (++p.received < contributors_) return;
+  std::vector<Contribution> parts = std::move(p.parts);
+  pending_.erase(id);
+  commit(id, parts);
+}
+
+void CheckpointCoordinator::write_now(std::vector<Contribution> parts) {
+  std::lock_guard lock(mutex_);
+  const uint64_t id = ++requested_;
+  commit(id, parts);
+}
+
+void CheckpointCoordinator::commit(uint64_t id, std::vector<Contribution>& parts) {
+  BlobWriter blob;
+  StateWriter w(blob.raw());
+  w.put(kCheckpointMagic);
+  w.put(id);
+  uint64_t events = 0;
+  for (const Contribution& c : parts) events += c.events;
+  w.put(events);
+  w.put_string(pipeline_hash_);
+  const std::vector<std::string> symbols = symbols_();
+  w.put<uint64_t>(symbols.size());
+  for (const std::string& s : symbols) w.put_string(s);
+  w.put<uint64_t>(parts.size());
+  for (const Contribution& c : parts) w.put_string(c.runtime);
+  uint64_t nodes = 0;
+  for (const Contribution& c : parts) nodes += c.node_states.size();
+  w.put(nodes);
+  rocksdb::WriteBatch batch;
+  // Nodes of the previous checkpoint that have no state now must not linger.
+  store_.delete_prefix(batch, Cf::node_state, run_prefix(record_.number));
+  for (const Contribution& c : parts)
+    for (const auto& [node, state] : c.node_states) {
+      w.put_string(node);
+      batch.Put(store_.cf(Cf::node_state), node_state_key(record_.number, node), state);
+    }
+  batch.Put(store_.cf(Cf::checkpoints), run_prefix(record_.number), blob.bytes());
+  ++record_.checkpoints;
+  record_.checkpoint_events = events;
+  record_.events = std::max(record_.events, events);
+  put_run(batch, store_, record_);
+  store_.write(batch, true, "cannot write a checkpoint to");
+}
+
+}  // namespace qflow::store

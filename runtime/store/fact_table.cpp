@@ -1,0 +1,213 @@
+#include "fact_table.hpp"
+
+#include <qflow/time.hpp>
+
+#include <charconv>
+#include <stdexcept>
+
+namespace qflow::store {
+
+namespace {
+
+std::vector<std::string> own_columns(Family f) {
+  switch (f) {
+    case Family::bars: return {"open", "high", "low", "close", "volume"};
+    case Family::ticks: return {"price", "size", "aggressor", "trade_id"};
+    case Family::quotes: return {"bid", "ask", "bid_size", "ask_size"};
+    case Family::values: return {"value"};
+    case Family::signals: return {"value", "confidence"};
+    case Family::orders:
+      return {"origin", "order_id", "side", "type", "quantity", "limit_price", "stop_price", "time_in_force", "tag"};
+    case Family::order_updates:
+      return {"origin", "order_id", "status", "reason", "filled_quantity", "remaining_quantity", "average_price", "tag"};
+    case Family::fills: return {"origin", "order_id", "fill_id", "side", "quantity", "price", "commission", "tag"};
+    case Family::positions: return {"quantity", "average_price", "realized_pnl", "unrealized_pnl"};
+    case Family::equity: return {"cash", "equity", "position_value", "realized_pnl", "commission"};
+    case Family::alerts: return {"level", "code", "text", "value"};
+    case Family::count_: break;
+  }
+  throw std::logic_error("unknown fact family");
+}
+
+const char* side_name(int32_t s) { return s > 0 ? "buy" : s < 0 ? "sell" : ""; }
+
+const char* order_type_name(int32_t t) {
+  switch (t) {
+    case QF_ORDER_MARKET: return "market";
+    case QF_ORDER_LIMIT: return "limit";
+    case QF_ORDER_STOP: return "stop";
+    case QF_ORDER_STOP_LIMIT: return "stop_limit";
+    case QF_ORDER_CANCEL: return "cancel";
+  }
+  return "unknown";
+}
+
+const char* tif_name(int32_t t) { return t == QF_TIF_DAY ? "day" : t == QF_TIF_IOC ? "ioc" : "gtc"; }
+
+const char* status_name(int32_t s) {
+  switch (s) {
+    case QF_ORDER_ACCEPTED: return "accepted";
+    case QF_ORDER_PARTIALLY_FILLED: return "partially_filled";
+    case QF_ORDER_FILLED: return "filled";
+    case QF_ORDER_CANCELLED: return "cancelled";
+    case QF_ORDER_REJECTED: return "rejected";
+    case QF_ORDER_EXPIRED: return "expired";
+  }
+  return "unknown";
+}
+
+const char* reason_name(int32_t r) {
+  switch (r) {
+    case QF_REJECT_NONE: return "";
+    case QF_REJECT_INSUFFICIENT_CASH: return "insufficient_cash";
+    case QF_REJECT_INSUFFICIENT_POSITION: return "insufficient_position";
+    case QF_REJECT_INVALID: return "invalid";
+    case QF_REJECT_RISK: return "risk";
+    case QF_REJECT_HALTED: return "halted";
+  }
+  return "unknown";
+}
+
+const char* level_name(int32_t l) {
+  switch (l) {
+    case QF_LOG_TRACE: return "trace";
+    case QF_LOG_DEBUG: return "debug";
+    case QF_LOG_INFO: return "info";
+    case QF_LOG_WARN: return "warn";
+    case QF_LOG_ERROR: return "error";
+  }
+  return "unknown";
+}
+
+FactCell num(double x) { return {format_number(x), true}; }
+FactCell integer(long long x) { return {std::to_string(x), true}; }
+FactCell unsigned_int(unsigned long long x) { return {std::to_string(x), true}; }
+FactCell text(std::string s) { return {std::move(s), false}; }
+
+// "#12" (built piecewise: GCC 12 warns falsely on a literal + std::string).
+std::string numbered(uint32_t id) {
+  std::string s = "#";
+  s += std::to_string(id);
+  return s;
+}
+
+}  // namespace
+
+std::string format_number(double x) {
+  if (x == 0) x = 0;
+  char buf[32];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, x);
+  if (ec != std::errc()) return "nan";
+  return std::string(buf, end);
+}
+
+std::string format_interval(int64_t ns) {
+  if (ns <= 0) return "";
+  struct Unit {
+    int64_t ns;
+    const char* suffix;
+  };
+  for (const Unit u : {Unit{86'400'000'000'000, "d"}, Unit{3'600'000'000'000, "h"}, Unit{60'000'000'000, "m"},
+                       Unit{1'000'000'000, "s"}, Unit{1'000'000, "ms"}})
+    if (ns % u.ns == 0) return std::to_string(ns / u.ns) + u.suffix;
+  return std::to_string(ns) + "ns";
+}
+
+FactTable::FactTable(Family f, const RunRecord& run, std::map<uint32_t, std::string> names)
+    : family_(f), run_(run), names_(std::move(names)) {
+  columns_ = {"time", "seq", "symbol", "node", "output"};
+  if (f == Family::bars || f == Family::values) columns_.push_back("interval");
+  for (std::string& c : own_columns(f)) columns_.push_back(std::move(c));
+}
+
+std::string FactTable::node_name(uint32_t node) const {
+  if (node < run_.nodes.size()) return run_.nodes[node];
+  return numbered(node);
+}
+
+std::vector<FactCell> FactTable::row(const Fact& fact) const {
+  const SeriesKey& s = fact.series;
+  const qf_event e = fact.row.event(0, s.symbol);
+  std::vector<FactCell> r;
+  r.reserve(columns_.size());
+  r.push_back(text(format_time(e.time_ns)));
+  r.push_back(unsigned_int(e.seq));
+  const auto name = names_.find(s.symbol);
+  r.push_back(text(name != names_.end() ? name->second : s.symbol ? numbered(s.symbol) : std::string()));
+  r.push_back(text(node_name(s.node)));
+  const bool known_port = s.node < run_.outputs.size() && s.port < run_.outputs[s.node].size();
+  r.push_back(text(known_port ? run_.outputs[s.node][s.port] : std::to_string(s.port)));
+  if (family_ == Family::bars || family_ == Family::values) r.push_back(text(format_interval(s.interval)));
+  auto origin = [&] { return text(e.origin ? node_name(e.origin - 1) : ""); };
+  switch (family_) {
+    case Family::bars:
+      for (double x : {e.u.bar.open, e.u.bar.high, e.u.bar.low, e.u.bar.close, e.u.bar.volume}) r.push_back(num(x));
+      break;
+    case Family::ticks:
+      r.push_back(num(e.u.tick.price));
+      r.push_back(num(e.u.tick.size));
+      r.push_back(text(side_name(e.u.tick.aggressor)));
+      r.push_back(integer(e.u.tick.trade_id));
+      break;
+    case Family::quotes:
+      for (double x : {e.u.quote.bid, e.u.quote.ask, e.u.quote.bid_size, e.u.quote.ask_size}) r.push_back(num(x));
+      break;
+    case Family::values: r.push_back(num(e.u.value.value)); break;
+    case Family::signals:
+      r.push_back(num(e.u.signal.value));
+      r.push_back(num(e.u.signal.confidence));
+      break;
+    case Family::orders:
+      r.push_back(origin());
+      r.push_back(unsigned_int(e.u.order.order_id));
+      r.push_back(text(side_name(e.u.order.side)));
+      r.push_back(text(order_type_name(e.u.order.type)));
+      r.push_back(num(e.u.order.quantity));
+      r.push_back(num(e.u.order.limit_price));
+      r.push_back(num(e.u.order.stop_price));
+      r.push_back(text(tif_name(e.u.order.time_in_force)));
+      r.push_back(unsigned_int(e.u.order.tag));
+      break;
+    case Family::order_updates:
+      r.push_back(origin());
+      r.push_back(unsigned_int(e.u.order_update.order_id));
+      r.push_back(text(status_name(e.u.order_update.status)));
+      r.push_back(text(reason_name(e.u.order_update.reason)));
+      r.push_back(num(e.u.order_update.filled_quantity));
+      r.push_back(num(e.u.order_update.remaining_quantity));
+      r.push_back(num(e.u.order_update.average_price));
+      r.push_back(unsigned_int(e.u.order_update.tag));
+      break;
+    case Family::fills:
+      r.push_back(origin());
+      r.push_back(unsigned_int(e.u.fill.order_id));
+      r.push_back(unsigned_int(e.u.fill.fill_id));
+      r.push_back(text(side_name(e.u.fill.side)));
+      r.push_back(num(e.u.fill.quantity));
+      r.push_back(num(e.u.fill.price));
+      r.push_back(num(e.u.fill.commission));
+      r.push_back(unsigned_int(e.u.fill.tag));
+      break;
+    case Family::positions:
+      for (double x : {e.u.position.quantity, e.u.position.average_price, e.u.position.realized_pnl, e.u.position.unrealized_pnl})
+        r.push_back(num(x));
+      break;
+    case Family::equity:
+      for (double x : {e.u.account.cash, e.u.account.equity, e.u.account.position_value, e.u.account.realized_pnl,
+                       e.u.account.commission})
+        r.push_back(num(x));
+      break;
+    case Family::alerts: {
+      r.push_back(text(level_name(e.u.alert.level)));
+      r.push_back(unsigned_int(e.u.alert.code));
+      const auto t = names_.find(e.u.alert.text);
+      r.push_back(text(t != names_.end() ? t->second : ""));
+      r.push_back(num(e.u.alert.value));
+      break;
+    }
+    case Family::count_: break;
+  }
+  return r;
+}
+
+}  // namespace qflow::store

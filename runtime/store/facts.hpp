@@ -1,0 +1,185 @@
+// Facts: what a pipeline produced, kept in the store with an explicit grain.
+//
+// Every event a node emits (and every market event a source reads) is a fact of the family of
+// its kind: bars, ticks, quotes, values, signals, orders, order updates, fills, positions,
+// equity (account snapshots) and alerts (risk events among them). A *series* is one family of
+// one symbol from one output port of one node, at one bar interval for bars and values:
+//
+//   key   = run u32 | family u8 | symbol u32 | interval i64 | node u32 | port u16 | chunk u32
+//   value = a chunk of up to kChunkRows rows of that series, in the order they were produced
+//
+// all integers big-endian (keys.hpp), so a prefix scan over (run, family, symbol) returns that
+// symbol's series one after the other, each in time order. The grain of a row is its series
+// plus its time and cycle sequence number. Rows are kept in chunks because RocksDB writes about
+// two million records a second and a pipeline produces tens of millions of facts a second.
+//
+// A chunk stores its rows column by column: time and seq as differences from the previous row
+// (constant steps compress to almost nothing), then origin and flags, then the payload words
+// the family uses. Chunks are numbered from 0 per series; a run writes the same chunks with the
+// same keys every time, so a re-run overwrites instead of duplicating, and the partial chunk
+// written at a checkpoint is overwritten when it fills up.
+#pragma once
+
+#include "store.hpp"
+
+#include <qflow/abi.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace qflow {
+class SymbolTable;
+class StateWriter;
+class StateReader;
+}  // namespace qflow
+
+namespace qflow::store {
+
+enum class Family : uint8_t {
+  bars = 1,
+  ticks,
+  quotes,
+  values,
+  signals,
+  orders,
+  order_updates,
+  fills,
+  positions,
+  equity,
+  alerts,
+  count_
+};
+
+const char* family_name(Family f);
+std::optional<Family> family_from_name(std::string_view name);
+// The family an event kind is recorded in; none for control events.
+std::optional<Family> family_of_kind(uint16_t kind);
+// Payload words (8 bytes) a family's rows keep.
+uint32_t payload_words(Family f);
+
+inline constexpr uint32_t kChunkRows = 2048;
+
+struct SeriesKey {
+  uint32_t run = 0;
+  Family family = Family::bars;
+  uint32_t symbol = 0;
+  int64_t interval = 0;  // bars and values: the bar length; 0 otherwise
+  uint32_t node = 0;     // graph index of the node that emitted it
+  uint16_t port = 0;     // its output port
+  bool operator==(const SeriesKey&) const = default;
+};
+
+std::string chunk_key(const SeriesKey& s, uint32_t chunk);
+SeriesKey parse_chunk_key(std::string_view key, uint32_t* chunk);
+std::string run_prefix(uint32_t run);
+std::string family_prefix(uint32_t run, Family f);
+std::string symbol_prefix(uint32_t run, Family f, uint32_t symbol);
+
+struct Row {
+  int64_t time = 0;
+  uint64_t seq = 0;
+  uint32_t origin = 0;
+  uint16_t flags = 0;
+  std::array<uint64_t, 6> payload{};  // the event's payload, as raw words
+
+  static Row of(const qf_event& e);
+  qf_event event(uint16_t kind, uint32_t symbol) const;
+};
+
+std::string encode_chunk(Family f, const Row* rows, size_t count);
+// Appends the chunk's rows; throws StoreError when the bytes are not a chunk of `f`.
+void decode_chunk(std::string_view bytes, Family f, std::vector<Row>& out);
+
+// Per-run names of the symbol ids used in keys (and of alert texts): meta "sym" | run | id.
+std::string symbol_name_key(uint32_t run, uint32_t id);
+
+// Buffers the facts of one thread (a source group or a stage) and writes them in chunks.
+// Not thread-safe: one writer per thread, any number per store.
+class FactWriter {
+ public:
+  FactWriter(Store& store, uint32_t run, const SymbolTable& symbols);
+  ~FactWriter();
+  FactWriter(const FactWriter&) = delete;
+  FactWriter& operator=(const FactWriter&) = delete;
+
+  // Records one event emitted on (node, port); `stream` is the runtime's stream id of that
+  // port, used only to find the series fast.
+  void record(const qf_event& e, uint32_t node, uint16_t port, uint32_t stream, int64_t interval) {
+    const std::optional<Family> f = family_of_kind(e.kind);
+    if (!f) return;
+    if (*f != Family::bars && *f != Family::values) interval = 0;
+    Series* s = stream < cache_.size() ? cache_[stream] : nullptr;
+    if (!s || s->key.symbol != e.symbol || s->key.interval != interval || s->key.family != *f)
+      s = find(*f, e.symbol, interval, node, port, stream);
+    s->rows.push_back(Row::of(e));
+    ++counts_[static_cast<size_t>(*f)];
+    if (s->rows.size() == kChunkRows) [[unlikely]]
+      seal(*s);
+  }
+  // Writes what is buffered in full chunks once enough has gathered (call between batches).
+  void flush_if_large();
+  // Writes everything, partial chunks included: after it returns, every fact recorded so far
+  // is in the database (durable once a later synced write commits).
+  void flush_all();
+
+  // Where each series stands: restored into a fresh writer, it continues the same chunks.
+  void save(StateWriter& w) const;
+  void restore(StateReader& r);
+
+  // Rows recorded per family since the start of the run (restored on resume).
+  const std::array<uint64_t, static_cast<size_t>(Family::count_)>& counts() const { return counts_; }
+
+ private:
+  struct Series {
+    SeriesKey key;
+    uint32_t chunk = 0;
+    std::vector<Row> rows;
+  };
+  Series* find(Family f, uint32_t symbol, int64_t interval, uint32_t node, uint16_t port, uint32_t stream);
+  void seal(Series& s);  // the chunk is full: encode it and start the next
+  void put(const Series& s);
+  void note_name(uint32_t id);
+  void write_pending();
+
+  Store& store_;
+  uint32_t run_;
+  const SymbolTable& symbols_;
+  std::vector<std::unique_ptr<Series>> series_;
+  std::vector<Series*> cache_;  // per stream: the last series it wrote
+  std::vector<bool> named_;     // symbol ids whose name is recorded
+  rocksdb::WriteBatch pending_;
+  std::array<uint64_t, static_cast<size_t>(Family::count_)> counts_{};
+};
+
+// One decoded row with its series, for reading back.
+struct Fact {
+  SeriesKey series;
+  Row row;
+};
+
+// Reads a run's facts of one family, optionally of one symbol, in key order: series by series,
+// each in time order. Rows outside [from, to] are skipped.
+class FactReader {
+ public:
+  FactReader(Store& store, uint32_t run, Family f, std::optional<uint32_t> symbol, int64_t from, int64_t to);
+  // False at the end.
+  bool next(Fact& out);
+
+ private:
+  bool load_chunk();
+  std::unique_ptr<rocksdb::Iterator> it_;
+  std::string prefix_;
+  Family family_;
+  int64_t from_, to_;
+  SeriesKey series_;
+  std::vector<Row> rows_;
+  size_t pos_ = 0;
+  bool started_ = false;
+};
+
+}  // namespace qflow::store

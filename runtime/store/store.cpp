@@ -1,0 +1,162 @@
+#include "store.hpp"
+
+#include "keys.hpp"
+
+#include <rocksdb/convenience.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+
+#include <algorithm>
+
+namespace qflow::store {
+
+namespace {
+
+const char* const kCfNames[] = {"meta", "facts", "node_state", "checkpoints"};
+constexpr const char* kFormatKey = "format";
+
+rocksdb::CompressionType best_compression() {
+  const auto supported = rocksdb::GetSupportedCompressions();
+  for (auto c : {rocksdb::kLZ4Compression, rocksdb::kSnappyCompression})
+    if (std::find(supported.begin(), supported.end(), c) != supported.end()) return c;
+  return rocksdb::kNoCompression;
+}
+
+rocksdb::ColumnFamilyOptions cf_options(Cf c) {
+  rocksdb::ColumnFamilyOptions o;
+  o.compression = best_compression();
+  if (c == Cf::facts) {
+    // Facts arrive as chunks of a few hundred KiB in nearly sequential key order: large
+    // memtables, few flushes; values live in blob files so that compaction moves only keys.
+    o.write_buffer_size = 64 << 20;
+    o.enable_blob_files = true;
+    o.min_blob_size = 4096;
+    o.blob_compression_type = best_compression();
+  }
+  return o;
+}
+
+}  // namespace
+
+std::filesystem::path Store::locate(const std::filesystem::path& run_folder) {
+  if (std::filesystem::exists(run_folder / "CURRENT")) return run_folder;
+  return run_folder / kStoreDir;
+}
+
+void Store::fail(const char* what, const rocksdb::Status& s) const {
+  std::string reason = s.ToString();
+  if (s.IsCorruption())
+    reason += " (the database is damaged; nothing was changed — keep a copy and start a new run folder)";
+  else if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kNoSpace)
+    reason += " (the disk is full; what was committed before is kept)";
+  throw StoreError(std::string(what) + " " + path_.string() + ": " + reason);
+}
+
+std::unique_ptr<Store> Store::open(const std::filesystem::path& dir, Mode mode) {
+  std::unique_ptr<Store> s(new Store);
+  s->path_ = dir;
+  s->read_only_ = mode == Mode::read_only;
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(dir / "CURRENT", ec);
+  if (!exists && s->read_only_) throw StoreError("no qflow database at " + dir.string());
+  if (!exists && std::filesystem::exists(dir, ec) && !std::filesystem::is_empty(dir, ec))
+    throw StoreError(dir.string() + " exists and is not a qflow database; refusing to write into it");
+
+  rocksdb::DBOptions dbo;
+  dbo.create_if_missing = !s->read_only_;
+  dbo.create_missing_column_families = false;
+  dbo.max_background_jobs = 2;
+  dbo.keep_log_file_num = 4;
+  dbo.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  dbo.paranoid_checks = true;
+
+  std::vector<std::string> existing;
+  if (exists) {
+    const rocksdb::Status ls = rocksdb::DB::ListColumnFamilies(dbo, dir.string(), &existing);
+    if (!ls.ok()) s->fail("cannot open", ls);
+    for (const char* name : kCfNames)
+      if (std::find(existing.begin(), existing.end(), name) == existing.end())
+        throw StoreError(dir.string() + " is a RocksDB database but not a qflow store (no '" + name +
+                         "' column family); refusing to use it");
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  descs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  for (size_t i = 0; i < static_cast<size_t>(Cf::count_); ++i)
+    if (exists) descs.emplace_back(kCfNames[i], cf_options(static_cast<Cf>(i)));
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status st = s->read_only_ ? rocksdb::DB::OpenForReadOnly(dbo, dir.string(), descs, &handles, &raw)
+                                     : rocksdb::DB::Open(dbo, dir.string(), descs, &handles, &raw);
+  if (!st.ok()) {
+    if (st.IsIOError() && st.ToString().find("lock") != std::string::npos)
+      throw StoreError("the database " + dir.string() +
+                       " is in use by another qflow process (one writer per run folder); "
+                       "read it with qflow query/export, or wait for that run to end");
+    s->fail("cannot open", st);
+  }
+  s->db_.reset(raw);
+  // handles[0] is the default family, which we never use; keep it for destruction.
+  s->handles_.assign(static_cast<size_t>(Cf::count_), nullptr);
+  if (exists) {
+    for (size_t i = 0; i < static_cast<size_t>(Cf::count_); ++i) s->handles_[i] = handles[i + 1];
+  } else {
+    for (size_t i = 0; i < static_cast<size_t>(Cf::count_); ++i) {
+      rocksdb::ColumnFamilyHandle* h = nullptr;
+      st = s->db_->CreateColumnFamily(cf_options(static_cast<Cf>(i)), kCfNames[i], &h);
+      if (!st.ok()) s->fail("cannot create", st);
+      s->handles_[i] = h;
+    }
+  }
+  s->db_->DestroyColumnFamilyHandle(handles[0]);
+
+  const std::optional<std::string> format = s->get(Cf::meta, kFormatKey);
+  if (!format) {
+    if (s->read_only_) throw StoreError(dir.string() + " has no qflow format record; it is not a qflow store");
+    rocksdb::WriteBatch b;
+    b.Put(s->cf(Cf::meta), kFormatKey, std::to_string(kFormatVersion));
+    s->write(b, true, "cannot initialise");
+  } else if (*format != std::to_string(kFormatVersion)) {
+    throw StoreError(dir.string() + " was written by store format " + *format + "; this qflow reads format " +
+                     std::to_string(kFormatVersion) + " only. It was not changed: read it with the qflow that wrote it, "
+                     "or start a new run folder");
+  }
+  return s;
+}
+
+Store::~Store() {
+  if (!db_) return;
+  for (auto* h : handles_)
+    if (h) db_->DestroyColumnFamilyHandle(h);
+  db_->Close().PermitUncheckedError();
+}
+
+void Store::write(rocksdb::WriteBatch& batch, bool sync, const char* what) {
+  if (read_only_) throw StoreError("the database " + path_.string() + " is open read-only");
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  const rocksdb::Status st = db_->Write(wo, &batch);
+  if (!st.ok()) fail(what, st);
+}
+
+std::optional<std::string> Store::get(Cf c, std::string_view key) {
+  std::string value;
+  const rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), cf(c), rocksdb::Slice(key.data(), key.size()), &value);
+  if (st.IsNotFound()) return std::nullopt;
+  if (!st.ok()) fail("cannot read", st);
+  return value;
+}
+
+std::unique_ptr<rocksdb::Iterator> Store::iterate(Cf c) {
+  return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), cf(c)));
+}
+
+void Store::delete_prefix(rocksdb::WriteBatch& batch, Cf c, const std::string& prefix) {
+  const std::string end = prefix_end(prefix);
+  if (end.empty()) {
+    batch.DeleteRange(cf(c), prefix, std::string(64, '\xff'));
+  } else {
+    batch.DeleteRange(cf(c), prefix, end);
+  }
+}
+
+}  // namespace qflow::store
