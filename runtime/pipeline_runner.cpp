@@ -176,12 +176,17 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
   auto stage_of = [&](size_t plan_index) { return stages[static_cast<size_t>(object_of[plan_index])].get(); };
 
   // Facts: one writer per thread of work (each source group, each stage).
+  // They hand full chunks to one sink thread that encodes and writes them.
+  std::unique_ptr<store::FactSink> fact_sink;
   std::vector<std::unique_ptr<store::FactWriter>> writers;
   if (ledger && graph.facts) {
-    for (auto& g : groups)
-      g->attach_facts(writers.emplace_back(std::make_unique<store::FactWriter>(ledger->store(), ledger->record().number, services.symbols)).get());
-    for (auto& st : stages)
-      st->attach_facts(writers.emplace_back(std::make_unique<store::FactWriter>(ledger->store(), ledger->record().number, services.symbols)).get());
+    fact_sink = std::make_unique<store::FactSink>(ledger->store());
+    auto make_writer = [&] {
+      return writers.emplace_back(std::make_unique<store::FactWriter>(ledger->store(), *fact_sink, ledger->record().number,
+                                                                       services.symbols)).get();
+    };
+    for (auto& g : groups) g->attach_facts(make_writer());
+    for (auto& st : stages) st->attach_facts(make_writer());
   }
   // Contributors to a checkpoint: source groups first, then stages, in plan order.
   const size_t contributors = groups.size() + stages.size();
@@ -206,7 +211,7 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
   std::unique_ptr<store::CheckpointCoordinator> coordinator;
   if (ledger && (graph.checkpoint_every_ns > 0 || graph.checkpoint_events > 0)) {
     coordinator = std::make_unique<store::CheckpointCoordinator>(
-        ledger->store(), ledger->record(), contributors, ledger->hash(), [&services] { return services.symbols.snapshot(); },
+        ledger->store(), fact_sink.get(), ledger->record(), contributors, ledger->hash(), [&services] { return services.symbols.snapshot(); },
         graph.checkpoint_every_ns, graph.checkpoint_events, resuming ? (**checkpoint).id + 1 : 1);
   }
   // Failures on worker threads (a checkpoint that cannot be written): the first one is kept.
@@ -299,14 +304,6 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
                 b->checkpoint = id;
                 coordinator->contribute(id, group_index, group->checkpoint());
               }
-              if (group->facts()) group->facts()->flush_if_large();
-            } catch (const std::exception& e) {
-              note_async(e.what());
-              cancel = true;
-            }
-          } else if (group->facts()) {
-            try {
-              group->facts()->flush_if_large();
             } catch (const std::exception& e) {
               note_async(e.what());
               cancel = true;
@@ -347,7 +344,6 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
         if (stage->failed()) return BatchPtr(std::move(out));
         try {
           if (in->checkpoint && coordinator) coordinator->contribute(in->checkpoint, contributor, stage->checkpoint());
-          if (stage->facts()) stage->facts()->flush_if_large();
         } catch (const std::exception& e) {
           note_async(e.what());
           cancel = true;
@@ -366,6 +362,13 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     progress.stop();
   }
   note_error(async_error);
+  if (coordinator) {
+    try {
+      coordinator->drain();
+    } catch (const std::exception& e) {
+      note_error(e.what());
+    }
+  }
 
   // Interrupted: the pipeline has drained, so every node stands at the same point. Checkpoint
   // there before the nodes stop, and a resume continues exactly from it.
@@ -409,6 +412,14 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     }
     for (size_t f = 1; f < static_cast<size_t>(store::Family::count_); ++f)
       if (w->counts()[f]) fact_counts[store::family_name(static_cast<store::Family>(f))] += w->counts()[f];
+  }
+  if (fact_sink) {
+    try {
+      fact_sink->wait(fact_sink->last_ticket());
+      ledger->store().flush_facts();  // facts skip the log: on disk before the run is closed
+    } catch (const std::exception& e) {
+      note_error(e.what());
+    }
   }
 
   if (options.stats) {

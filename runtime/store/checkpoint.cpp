@@ -47,10 +47,11 @@ std::optional<CheckpointData> load_checkpoint(Store& store, uint32_t run) {
   return d;
 }
 
-CheckpointCoordinator::CheckpointCoordinator(Store& store, RunRecord& record, size_t contributors, std::string pipeline_hash,
+CheckpointCoordinator::CheckpointCoordinator(Store& store, FactSink* facts, RunRecord& record, size_t contributors, std::string pipeline_hash,
                                              std::function<std::vector<std::string>()> symbols, int64_t every_ns,
                                              uint64_t every_events, uint64_t first_id)
     : store_(store),
+      facts_(facts),
       record_(record),
       contributors_(contributors),
       pipeline_hash_(std::move(pipeline_hash)),
@@ -59,9 +60,55 @@ CheckpointCoordinator::CheckpointCoordinator(Store& store, RunRecord& record, si
       every_events_(every_events),
       requested_(first_id - 1),
       last_request_(std::chrono::steady_clock::now()),
-      last_request_events_(record.checkpoint_events) {}
+      last_request_events_(record.checkpoint_events) {
+  thread_ = std::thread([this] { committer(); });
+}
+
+CheckpointCoordinator::~CheckpointCoordinator() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void CheckpointCoordinator::committer() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    cv_.wait(lock, [this] { return stopping_ || ready_.has_value(); });
+    if (!ready_) return;  // stopping with nothing left
+    Ready ready = std::move(*ready_);
+    ready_.reset();
+    committing_ = true;
+    lock.unlock();
+    std::string error;
+    try {
+      commit(ready);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    lock.lock();
+    committing_ = false;
+    if (!error.empty() && failure_.empty()) {
+      failure_ = error;
+      failed_ = true;
+    }
+    cv_.notify_all();
+  }
+}
+
+void CheckpointCoordinator::drain() {
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [this] { return !ready_ && !committing_; });
+  if (!failure_.empty()) throw StoreError(failure_);
+}
 
 uint64_t CheckpointCoordinator::poll(uint64_t& group_last_id, uint64_t events_total) {
+  if (failed_.load(std::memory_order_relaxed)) {
+    std::lock_guard lock(mutex_);
+    throw StoreError(failure_);
+  }
   uint64_t requested = requested_.load(std::memory_order_acquire);
   if (requested <= group_last_id) {
     if (every_ns_ <= 0 && every_events_ == 0) return 0;
@@ -90,16 +137,28 @@ void CheckpointCoordinator::contribute(uint64_t id, size_t contributor, Contribu
   if (++p.received < contributors_) return;
   std::vector<Contribution> parts = std::move(p.parts);
   pending_.erase(id);
-  commit(id, parts);
+  ready_ = build(id, parts);  // a newer checkpoint supersedes one not yet committed
+  cv_.notify_all();
 }
 
 void CheckpointCoordinator::write_now(std::vector<Contribution> parts) {
-  std::lock_guard lock(mutex_);
-  const uint64_t id = ++requested_;
-  commit(id, parts);
+  drain();
+  Ready ready;
+  {
+    std::lock_guard lock(mutex_);
+    const uint64_t id = ++requested_;
+    ready = build(id, parts);
+  }
+  commit(ready);
 }
 
-void CheckpointCoordinator::commit(uint64_t id, std::vector<Contribution>& parts) {
+void CheckpointCoordinator::commit(Ready& ready) {
+  if (facts_) facts_->wait(ready.facts_ticket);
+  store_.flush_facts();
+  store_.write(ready.batch, true, "cannot write a checkpoint to");
+}
+
+CheckpointCoordinator::Ready CheckpointCoordinator::build(uint64_t id, std::vector<Contribution>& parts) {
   BlobWriter blob;
   StateWriter w(blob.raw());
   w.put(kCheckpointMagic);
@@ -116,7 +175,9 @@ void CheckpointCoordinator::commit(uint64_t id, std::vector<Contribution>& parts
   uint64_t nodes = 0;
   for (const Contribution& c : parts) nodes += c.node_states.size();
   w.put(nodes);
-  rocksdb::WriteBatch batch;
+  Ready ready;
+  ready.facts_ticket = facts_ ? facts_->last_ticket() : 0;
+  rocksdb::WriteBatch& batch = ready.batch;
   // Nodes of the previous checkpoint that have no state now must not linger.
   store_.delete_prefix(batch, Cf::node_state, run_prefix(record_.number));
   for (const Contribution& c : parts)
@@ -129,7 +190,7 @@ void CheckpointCoordinator::commit(uint64_t id, std::vector<Contribution>& parts
   record_.checkpoint_events = events;
   record_.events = std::max(record_.events, events);
   put_run(batch, store_, record_);
-  store_.write(batch, true, "cannot write a checkpoint to");
+  return ready;
 }
 
 }  // namespace qflow::store

@@ -7,10 +7,16 @@
 // where every fact series stands, the symbol table and the run record — is written in one
 // synced RocksDB write batch. A crash at any moment leaves the previous checkpoint whole.
 //
+// Facts are written without RocksDB's log (they can be produced again), so a checkpoint is
+// committed on a thread of its own: it first flushes the facts to disk, then writes the batch,
+// while the pipeline goes on. Should a newer checkpoint complete meanwhile, it replaces the one
+// still waiting.
+//
 //   node_state  run | node id    → the node's state blob
 //   checkpoints run              → CheckpointData
 #pragma once
 
+#include "facts.hpp"
 #include "runs.hpp"
 #include "store.hpp"
 
@@ -18,12 +24,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace qflow::store {
@@ -68,26 +76,37 @@ class CheckpointCoordinator {
  public:
   // `contributors`: source groups + stages. A checkpoint is due when `every_ns` of wall clock or
   // `every_events` source events have passed since the previous one (0 turns either off).
-  CheckpointCoordinator(Store& store, RunRecord& record, size_t contributors, std::string pipeline_hash,
+  // `facts` (may be null): the sink whose chunks a checkpoint waits for before it commits.
+  CheckpointCoordinator(Store& store, FactSink* facts, RunRecord& record, size_t contributors, std::string pipeline_hash,
                         std::function<std::vector<std::string>()> symbols, int64_t every_ns, uint64_t every_events,
                         uint64_t first_id);
+  ~CheckpointCoordinator();
 
   // Called by a source group after it filled a batch: the id of a checkpoint the batch must
-  // carry, or 0. Each group carries each id once.
+  // carry, or 0. Each group carries each id once. Throws the failure of an earlier commit.
   uint64_t poll(uint64_t& group_last_id, uint64_t events_total);
   // Hands in a contributor's part; the last one commits. Throws StoreError on a write failure.
   void contribute(uint64_t id, size_t contributor, Contribution c);
   // Writes a checkpoint from every contributor at once (the pipeline is drained).
   void write_now(std::vector<Contribution> parts);
+  // Waits until every completed checkpoint is committed; throws the first failure.
+  void drain();
   uint64_t next_id() const { return requested_.load() + 1; }
 
  private:
-  void commit(uint64_t id, std::vector<Contribution>& parts);
+  struct Ready {
+    rocksdb::WriteBatch batch;
+    uint64_t facts_ticket = 0;  // every chunk the checkpoint covers is queued up to here
+  };
+  Ready build(uint64_t id, std::vector<Contribution>& parts);
+  void commit(Ready& ready);
+  void committer();
   struct Pending {
     std::vector<Contribution> parts;
     size_t received = 0;
   };
   Store& store_;
+  FactSink* facts_;
   RunRecord& record_;
   size_t contributors_;
   std::string pipeline_hash_;
@@ -99,6 +118,13 @@ class CheckpointCoordinator {
   std::chrono::steady_clock::time_point last_request_;
   uint64_t last_request_events_ = 0;
   std::map<uint64_t, Pending> pending_;
+  std::optional<Ready> ready_;  // completed, waiting for the committer
+  bool committing_ = false;
+  bool stopping_ = false;
+  std::string failure_;
+  std::atomic<bool> failed_{false};
+  std::condition_variable cv_;
+  std::thread thread_;
 };
 
 }  // namespace qflow::store

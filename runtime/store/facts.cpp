@@ -5,6 +5,7 @@
 
 #include <qflow/state.hpp>
 
+#include <algorithm>
 #include <cstring>
 
 namespace qflow::store {
@@ -29,26 +30,14 @@ constexpr FamilyInfo kFamilies[] = {
     {"order_updates", QF_KIND_ORDER_UPDATE, 6},
     {"fills", QF_KIND_FILL, 6},
     {"positions", QF_KIND_POSITION, 4},
-    {"equity", QF_KIND_ACCOUNT, 6},
+    {"equity", QF_KIND_ACCOUNT, 5},
     {"alerts", QF_KIND_ALERT, 3},
 };
 static_assert(std::size(kFamilies) == static_cast<size_t>(Family::count_));
 
-constexpr uint8_t kChunkVersion = 1;
+constexpr uint8_t kChunkVersion = 3;
 constexpr size_t kChunkHeader = 8;
 constexpr size_t kPendingBytes = 4 << 20;
-
-void put_word(std::string& out, uint64_t w) {
-  char b[8];
-  std::memcpy(b, &w, 8);
-  out.append(b, 8);
-}
-
-uint64_t get_word(const char* p) {
-  uint64_t w;
-  std::memcpy(&w, p, 8);
-  return w;
-}
 
 }  // namespace
 
@@ -58,16 +47,6 @@ std::optional<Family> family_from_name(std::string_view name) {
   for (size_t i = 1; i < std::size(kFamilies); ++i)
     if (name == kFamilies[i].name) return static_cast<Family>(i);
   return std::nullopt;
-}
-
-std::optional<Family> family_of_kind(uint16_t kind) {
-  static constexpr auto table = [] {
-    std::array<uint8_t, QF_KIND_COUNT_> t{};
-    for (size_t i = 1; i < std::size(kFamilies); ++i) t[kFamilies[i].kind] = static_cast<uint8_t>(i);
-    return t;
-  }();
-  if (kind >= table.size() || table[kind] == 0) return std::nullopt;
-  return static_cast<Family>(table[kind]);
 }
 
 uint32_t payload_words(Family f) { return kFamilies[static_cast<size_t>(f)].words; }
@@ -133,65 +112,214 @@ qf_event Row::event(uint16_t kind, uint32_t symbol) const {
   return e;
 }
 
-std::string encode_chunk(Family f, const Row* rows, size_t count) {
+namespace {
+
+constexpr bool is_step_column(uint32_t c) { return c < 2; }
+constexpr size_t kBlockRows = 128;
+
+uint32_t significant_bytes(uint64_t x) { return x ? 8 - static_cast<uint32_t>(__builtin_clzll(x)) / 8 : 0; }
+
+}  // namespace
+
+// Layout after the 8-byte header, column by column: the first two words' transforms as 8 raw
+// bytes each, then blocks of up to kBlockRows words, each a width byte w (0..8) followed by
+// the low w bytes of every word. The transform of word i >= 1 is w_i XOR w_(i-1), except that
+// a step column's word 1 (its first step) is kept as is: steady steps, unchanged flags and
+// slowly moving prices leave few significant bytes, and a constant column costs a byte per block.
+void encode_chunk(Family f, const Row* rows, size_t count, std::string& out) {
   const uint32_t words = payload_words(f);
-  std::string out;
-  out.reserve(kChunkHeader + count * 8 * (3 + words));
-  out += static_cast<char>(kChunkVersion);
-  out += static_cast<char>(f);
-  out += static_cast<char>(words);
-  out += '\0';
   const auto n = static_cast<uint32_t>(count);
-  char nb[4];
-  std::memcpy(nb, &n, 4);
-  out.append(nb, 4);
-  int64_t prev_time = 0;
-  uint64_t prev_seq = 0;
-  for (size_t i = 0; i < count; ++i) {
-    put_word(out, static_cast<uint64_t>(rows[i].time) - static_cast<uint64_t>(prev_time));
-    prev_time = rows[i].time;
+  out.resize(kChunkHeader + size_t{n} * 9 * (3 + words) + 16 * (3 + words) + 8);
+  auto* base = reinterpret_cast<unsigned char*>(out.data());
+  base[0] = kChunkVersion;
+  base[1] = static_cast<unsigned char>(f);
+  base[2] = static_cast<unsigned char>(words);
+  base[3] = 0;
+  std::memcpy(base + 4, &n, 4);
+  unsigned char* p = base + kChunkHeader;
+  thread_local std::vector<uint64_t> column;
+  column.resize(n);
+  uint64_t* w = column.data();
+  for (uint32_t c = 0; c < 3 + words; ++c) {
+    // The column's words, one tight loop per kind.
+    if (c == 0) {
+      for (uint32_t i = n; i-- > 1;) w[i] = static_cast<uint64_t>(rows[i].time) - static_cast<uint64_t>(rows[i - 1].time);
+      if (n) w[0] = static_cast<uint64_t>(rows[0].time);
+    } else if (c == 1) {
+      for (uint32_t i = n; i-- > 1;) w[i] = rows[i].seq - rows[i - 1].seq;
+      if (n) w[0] = rows[0].seq;
+    } else if (c == 2) {
+      for (uint32_t i = 0; i < n; ++i) w[i] = (uint64_t{rows[i].origin} << 16) | rows[i].flags;
+    } else {
+      for (uint32_t i = 0; i < n; ++i) w[i] = rows[i].payload[c - 3];
+    }
+    for (uint32_t i = 0; i < n && i < 2; ++i) {
+      const uint64_t t = i == 0 || is_step_column(c) ? w[i] : w[i] ^ w[i - 1];
+      std::memcpy(p, &t, 8);
+      p += 8;
+    }
+    for (uint32_t start = 2; start < n; start += kBlockRows) {
+      const uint32_t m = std::min<uint32_t>(kBlockRows, n - start);
+      uint64_t any = 0;
+      for (uint32_t k = start; k < start + m; ++k) any |= w[k] ^ w[k - 1];
+      const uint32_t width = significant_bytes(any);
+      *p++ = static_cast<unsigned char>(width);
+      if (width == 0) continue;
+      for (uint32_t k = start; k < start + m; ++k) {
+        const uint64_t x = w[k] ^ w[k - 1];
+        std::memcpy(p, &x, 8);  // the buffer has 8 bytes of slack: write whole, advance by width
+        p += width;
+      }
+    }
   }
-  for (size_t i = 0; i < count; ++i) {
-    put_word(out, rows[i].seq - prev_seq);
-    prev_seq = rows[i].seq;
-  }
-  for (size_t i = 0; i < count; ++i) put_word(out, (uint64_t{rows[i].origin} << 16) | rows[i].flags);
-  for (uint32_t w = 0; w < words; ++w)
-    for (size_t i = 0; i < count; ++i) put_word(out, rows[i].payload[w]);
+  out.resize(static_cast<size_t>(p - base));
+}
+
+std::string encode_chunk(Family f, const Row* rows, size_t count) {
+  std::string out;
+  encode_chunk(f, rows, count, out);
   return out;
 }
 
 void decode_chunk(std::string_view bytes, Family f, std::vector<Row>& out) {
+  auto damaged = [&](const char* what) {
+    return StoreError(std::string("a chunk of ") + family_name(f) + " facts " + what + " (damaged database?)");
+  };
   if (bytes.size() < kChunkHeader || static_cast<uint8_t>(bytes[0]) != kChunkVersion ||
       static_cast<uint8_t>(bytes[1]) != static_cast<uint8_t>(f) || static_cast<uint8_t>(bytes[2]) != payload_words(f))
-    throw StoreError(std::string("a chunk of ") + family_name(f) + " facts has an unknown layout (damaged database?)");
+    throw damaged("has an unknown layout");
   uint32_t n;
   std::memcpy(&n, bytes.data() + 4, 4);
+  if (n > kChunkRows) throw damaged("claims too many rows");
   const uint32_t words = payload_words(f);
-  if (n > kChunkRows || bytes.size() != kChunkHeader + size_t{n} * 8 * (3 + words))
-    throw StoreError(std::string("a chunk of ") + family_name(f) + " facts is truncated (damaged database?)");
-  const char* p = bytes.data() + kChunkHeader;
-  const size_t base = out.size();
-  out.resize(base + n);
-  uint64_t t = 0, s = 0;
-  for (uint32_t i = 0; i < n; ++i) out[base + i].time = static_cast<int64_t>(t += get_word(p + 8 * i));
-  p += 8 * n;
-  for (uint32_t i = 0; i < n; ++i) out[base + i].seq = s += get_word(p + 8 * i);
-  p += 8 * n;
-  for (uint32_t i = 0; i < n; ++i) {
-    const uint64_t m = get_word(p + 8 * i);
-    out[base + i].origin = static_cast<uint32_t>(m >> 16);
-    out[base + i].flags = static_cast<uint16_t>(m & 0xffff);
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + kChunkHeader);
+  const auto* end = reinterpret_cast<const unsigned char*>(bytes.data() + bytes.size());
+  const size_t first = out.size();
+  out.resize(first + n);
+  Row* rows = out.data() + first;
+  for (uint32_t c = 0; c < 3 + words; ++c) {
+    uint64_t prev = 0;
+    auto put = [&](uint32_t i, uint64_t w) {
+      Row& r = rows[i];
+      switch (c) {
+        case 0: r.time = static_cast<int64_t>(w + (i ? static_cast<uint64_t>(rows[i - 1].time) : 0)); break;
+        case 1: r.seq = w + (i ? rows[i - 1].seq : 0); break;
+        case 2:
+          r.origin = static_cast<uint32_t>(w >> 16);
+          r.flags = static_cast<uint16_t>(w & 0xffff);
+          break;
+        default: r.payload[c - 3] = w;
+      }
+    };
+    for (uint32_t i = 0; i < n && i < 2; ++i) {
+      if (end - p < 8) throw damaged("is truncated");
+      uint64_t t;
+      std::memcpy(&t, p, 8);
+      p += 8;
+      const uint64_t w = i == 0 || is_step_column(c) ? t : t ^ prev;
+      put(i, w);
+      prev = w;
+    }
+    for (uint32_t start = 2; start < n; start += kBlockRows) {
+      const uint32_t m = std::min<uint32_t>(kBlockRows, n - start);
+      if (p == end) throw damaged("is truncated");
+      const uint32_t width = *p++;
+      if (width > 8 || static_cast<size_t>(end - p) < size_t{m} * width) throw damaged("is truncated");
+      for (uint32_t k = 0; k < m; ++k) {
+        uint64_t xk = 0;
+        for (uint32_t b = 0; b < width; ++b) xk |= uint64_t{p[b]} << (8 * b);
+        p += width;
+        prev ^= xk;
+        put(start + k, prev);
+      }
+    }
   }
-  p += 8 * n;
-  for (uint32_t w = 0; w < words; ++w, p += 8 * n)
-    for (uint32_t i = 0; i < n; ++i) out[base + i].payload[w] = get_word(p + 8 * i);
+  if (p != end) throw damaged("has trailing bytes");
+}
+
+// ---- FactSink ---------------------------------------------------------------------------------
+
+FactSink::FactSink(Store& store, size_t max_queued) : store_(store), max_queued_(max_queued) {
+  thread_ = std::thread([this] { run(); });
+}
+
+FactSink::~FactSink() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+uint64_t FactSink::submit(const SeriesKey& key, uint32_t chunk, std::vector<Row>& rows) {
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [this] { return queue_.size() < max_queued_ || !failure_.empty(); });
+  if (!failure_.empty()) throw StoreError(failure_);
+  queue_.push_back(Job{key, chunk, std::move(rows)});
+  if (!spare_.empty()) {
+    rows = std::move(spare_.back());
+    spare_.pop_back();
+  } else {
+    rows = {};
+    rows.reserve(kChunkRows);
+  }
+  cv_.notify_all();
+  return ++submitted_;
+}
+
+uint64_t FactSink::last_ticket() {
+  std::lock_guard lock(mutex_);
+  return submitted_;
+}
+
+void FactSink::wait(uint64_t ticket) {
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [&] { return written_ >= ticket || !failure_.empty(); });
+  if (!failure_.empty()) throw StoreError(failure_);
+}
+
+void FactSink::run() {
+  rocksdb::WriteBatch batch;
+  std::string encoded;
+  std::vector<Job> jobs;
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;
+    // Take what is there: one write for many chunks.
+    while (!queue_.empty()) {
+      jobs.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    lock.unlock();
+    std::string error;
+    try {
+      for (Job& j : jobs) {
+        encode_chunk(j.key.family, j.rows.data(), j.rows.size(), encoded);
+        batch.Put(store_.cf(Cf::facts), chunk_key(j.key, j.chunk), encoded);
+      }
+      store_.write_facts(batch);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    batch.Clear();
+    lock.lock();
+    written_ += jobs.size();
+    for (Job& j : jobs) {
+      j.rows.clear();
+      if (spare_.size() < max_queued_) spare_.push_back(std::move(j.rows));
+    }
+    jobs.clear();
+    if (!error.empty() && failure_.empty()) failure_ = error;
+    cv_.notify_all();
+  }
 }
 
 // ---- FactWriter -------------------------------------------------------------------------------
 
-FactWriter::FactWriter(Store& store, uint32_t run, const SymbolTable& symbols)
-    : store_(store), run_(run), symbols_(symbols) {}
+FactWriter::FactWriter(Store& store, FactSink& sink, uint32_t run, const SymbolTable& symbols)
+    : store_(store), sink_(sink), run_(run), symbols_(symbols) {}
 
 FactWriter::~FactWriter() = default;
 
@@ -216,41 +344,33 @@ FactWriter::Series* FactWriter::find(Family f, uint32_t symbol, int64_t interval
   return found;
 }
 
+// Names are few and are not produced again on resume: written at once, through the log.
 void FactWriter::note_name(uint32_t id) {
   if (id == 0) return;
   if (id >= named_.size()) named_.resize(id + 1, false);
   if (named_[id]) return;
   named_[id] = true;
   const std::string_view name = symbols_.lookup(id);
-  pending_.Put(store_.cf(Cf::meta), symbol_name_key(run_, id), rocksdb::Slice(name.data(), name.size()));
-}
-
-void FactWriter::put(const Series& s) {
-  if (s.key.family == Family::alerts)
-    for (const Row& r : s.rows) note_name(static_cast<uint32_t>(r.payload[1] & 0xffffffffu));  // qf_alert.text
-  pending_.Put(store_.cf(Cf::facts), chunk_key(s.key, s.chunk), encode_chunk(s.key.family, s.rows.data(), s.rows.size()));
+  rocksdb::WriteBatch b;
+  b.Put(store_.cf(Cf::meta), symbol_name_key(run_, id), rocksdb::Slice(name.data(), name.size()));
+  store_.write(b, false, "cannot write symbol names to");
 }
 
 void FactWriter::seal(Series& s) {
-  put(s);
+  if (s.key.family == Family::alerts)
+    for (const Row& r : s.rows) note_name(static_cast<uint32_t>(r.payload[1] & 0xffffffffu));  // qf_alert.text
+  sink_.submit(s.key, s.chunk, s.rows);
   ++s.chunk;
-  s.rows.clear();
-}
-
-void FactWriter::write_pending() {
-  if (pending_.Count() == 0) return;
-  store_.write(pending_, false, "cannot write facts to");
-  pending_.Clear();
-}
-
-void FactWriter::flush_if_large() {
-  if (pending_.GetDataSize() >= kPendingBytes) write_pending();
 }
 
 void FactWriter::flush_all() {
-  for (const auto& s : series_)
-    if (!s->rows.empty()) put(*s);
-  write_pending();
+  for (const auto& s : series_) {
+    if (s->rows.empty()) continue;
+    if (s->key.family == Family::alerts)
+      for (const Row& r : s->rows) note_name(static_cast<uint32_t>(r.payload[1] & 0xffffffffu));
+    partial_.assign(s->rows.begin(), s->rows.end());
+    sink_.submit(s->key, s->chunk, partial_);
+  }
 }
 
 void FactWriter::save(StateWriter& w) const {

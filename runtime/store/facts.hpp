@@ -13,9 +13,10 @@
 // plus its time and cycle sequence number. Rows are kept in chunks because RocksDB writes about
 // two million records a second and a pipeline produces tens of millions of facts a second.
 //
-// A chunk stores its rows column by column: time and seq as differences from the previous row
-// (constant steps compress to almost nothing), then origin and flags, then the payload words
-// the family uses. Chunks are numbered from 0 per series; a run writes the same chunks with the
+// A chunk stores its rows column by column: time and seq as steps from the previous row, then
+// origin and flags, then the payload words the family uses; each word XORed with the one
+// before and cut to the significant bytes of its block (facts.cpp has the layout). Steady
+// clocks and unchanged fields cost next to nothing, prices six or seven bytes. Chunks are numbered from 0 per series; a run writes the same chunks with the
 // same keys every time, so a re-run overwrites instead of duplicating, and the partial chunk
 // written at a checkpoint is overwritten when it fills up.
 #pragma once
@@ -25,7 +26,11 @@
 #include <qflow/abi.h>
 
 #include <array>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,7 +63,16 @@ enum class Family : uint8_t {
 const char* family_name(Family f);
 std::optional<Family> family_from_name(std::string_view name);
 // The family an event kind is recorded in; none for control events.
-std::optional<Family> family_of_kind(uint16_t kind);
+inline std::optional<Family> family_of_kind(uint16_t kind) {
+  constexpr Family none = Family::count_;
+  constexpr Family table[QF_KIND_COUNT_] = {
+      none,           Family::ticks,         Family::quotes, Family::bars,      Family::values,
+      Family::signals, Family::orders,       Family::order_updates, Family::fills, Family::positions,
+      Family::equity, Family::alerts,        none};
+  static_assert(QF_KIND_TICK == 1 && QF_KIND_CONTROL == 12 && QF_KIND_COUNT_ == 13);
+  if (kind >= QF_KIND_COUNT_ || table[kind] == none) return std::nullopt;
+  return table[kind];
+}
 // Payload words (8 bytes) a family's rows keep.
 uint32_t payload_words(Family f);
 
@@ -92,17 +106,54 @@ struct Row {
 };
 
 std::string encode_chunk(Family f, const Row* rows, size_t count);
+void encode_chunk(Family f, const Row* rows, size_t count, std::string& out);  // reuses `out`
 // Appends the chunk's rows; throws StoreError when the bytes are not a chunk of `f`.
 void decode_chunk(std::string_view bytes, Family f, std::vector<Row>& out);
 
 // Per-run names of the symbol ids used in keys (and of alert texts): meta "sym" | run | id.
 std::string symbol_name_key(uint32_t run, uint32_t id);
 
-// Buffers the facts of one thread (a source group or a stage) and writes them in chunks.
-// Not thread-safe: one writer per thread, any number per store.
+// Encodes and writes chunks on a thread of its own, so that the pipeline's threads only copy
+// rows. At most `max_queued` chunks wait; a writer submitting more waits (bounded memory).
+class FactSink {
+ public:
+  explicit FactSink(Store& store, size_t max_queued = 64);
+  ~FactSink();  // writes what is queued
+  FactSink(const FactSink&) = delete;
+  FactSink& operator=(const FactSink&) = delete;
+
+  // Queues a chunk; `rows` is taken and replaced by an empty buffer with room for a chunk.
+  // Returns its ticket. Throws the failure of an earlier write.
+  uint64_t submit(const SeriesKey& key, uint32_t chunk, std::vector<Row>& rows);
+  // The ticket of the last chunk queued.
+  uint64_t last_ticket();
+  // Waits until every chunk up to `ticket` is written; throws the first failure.
+  void wait(uint64_t ticket);
+
+ private:
+  struct Job {
+    SeriesKey key;
+    uint32_t chunk;
+    std::vector<Row> rows;
+  };
+  void run();
+  Store& store_;
+  size_t max_queued_;
+  std::mutex mutex_;  // guards everything below
+  std::condition_variable cv_;
+  std::deque<Job> queue_;
+  std::vector<std::vector<Row>> spare_;
+  uint64_t submitted_ = 0, written_ = 0;
+  bool stopping_ = false;
+  std::string failure_;
+  std::thread thread_;
+};
+
+// Buffers the facts of one thread (a source group or a stage) and hands full chunks to the
+// sink. Not thread-safe: one writer per thread, any number per sink.
 class FactWriter {
  public:
-  FactWriter(Store& store, uint32_t run, const SymbolTable& symbols);
+  FactWriter(Store& store, FactSink& sink, uint32_t run, const SymbolTable& symbols);
   ~FactWriter();
   FactWriter(const FactWriter&) = delete;
   FactWriter& operator=(const FactWriter&) = delete;
@@ -121,10 +172,8 @@ class FactWriter {
     if (s->rows.size() == kChunkRows) [[unlikely]]
       seal(*s);
   }
-  // Writes what is buffered in full chunks once enough has gathered (call between batches).
-  void flush_if_large();
-  // Writes everything, partial chunks included: after it returns, every fact recorded so far
-  // is in the database (durable once a later synced write commits).
+  // Hands every partial chunk to the sink too (full ones already went): once the sink has
+  // written the ticket returned by last_ticket(), every fact recorded so far is in the database.
   void flush_all();
 
   // Where each series stands: restored into a fresh writer, it continues the same chunks.
@@ -141,18 +190,17 @@ class FactWriter {
     std::vector<Row> rows;
   };
   Series* find(Family f, uint32_t symbol, int64_t interval, uint32_t node, uint16_t port, uint32_t stream);
-  void seal(Series& s);  // the chunk is full: encode it and start the next
-  void put(const Series& s);
+  void seal(Series& s);  // the chunk is full: hand it over and start the next
   void note_name(uint32_t id);
-  void write_pending();
 
   Store& store_;
+  FactSink& sink_;
   uint32_t run_;
   const SymbolTable& symbols_;
   std::vector<std::unique_ptr<Series>> series_;
   std::vector<Series*> cache_;  // per stream: the last series it wrote
   std::vector<bool> named_;     // symbol ids whose name is recorded
-  rocksdb::WriteBatch pending_;
+  std::vector<Row> partial_;  // reused copy of a partial chunk
   std::array<uint64_t, static_cast<size_t>(Family::count_)> counts_{};
 };
 

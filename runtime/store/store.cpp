@@ -29,9 +29,11 @@ rocksdb::ColumnFamilyOptions cf_options(Cf c) {
     // Facts arrive as chunks of a few hundred KiB in nearly sequential key order: large
     // memtables, few flushes; values live in blob files so that compaction moves only keys.
     o.write_buffer_size = 64 << 20;
-    o.enable_blob_files = true;
-    o.min_blob_size = 4096;
-    o.blob_compression_type = best_compression();
+    o.compression = rocksdb::kNoCompression;  // chunks come compact (facts.hpp)
+    rocksdb::BlockBasedTableOptions t;
+    t.checksum = rocksdb::kXXH3;
+    t.block_size = 256 << 10;
+    o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   }
   return o;
 }
@@ -69,6 +71,8 @@ std::unique_ptr<Store> Store::open(const std::filesystem::path& dir, Mode mode) 
   dbo.keep_log_file_num = 4;
   dbo.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   dbo.paranoid_checks = true;
+  // The small families share the log with nothing big; keep it from holding old segments.
+  dbo.max_total_wal_size = 64 << 20;
 
   std::vector<std::string> existing;
   if (exists) {
@@ -136,6 +140,22 @@ void Store::write(rocksdb::WriteBatch& batch, bool sync, const char* what) {
   wo.sync = sync;
   const rocksdb::Status st = db_->Write(wo, &batch);
   if (!st.ok()) fail(what, st);
+}
+
+void Store::write_facts(rocksdb::WriteBatch& batch) {
+  if (read_only_) throw StoreError("the database " + path_.string() + " is open read-only");
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
+  const rocksdb::Status st = db_->Write(wo, &batch);
+  if (!st.ok()) fail("cannot write facts to", st);
+}
+
+void Store::flush_facts() {
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  fo.allow_write_stall = true;
+  const rocksdb::Status st = db_->Flush(fo, cf(Cf::facts));
+  if (!st.ok()) fail("cannot flush facts to", st);
 }
 
 std::optional<std::string> Store::get(Cf c, std::string_view key) {

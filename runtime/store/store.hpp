@@ -55,6 +55,10 @@ class Store {
 
   // Applies the batch atomically; `sync` also makes it (and everything before it) durable.
   void write(rocksdb::WriteBatch& batch, bool sync, const char* what);
+  // Facts skip the write-ahead log: they can be produced again from the last checkpoint, and
+  // flush_facts() makes them durable before a checkpoint that counts on them is written.
+  void write_facts(rocksdb::WriteBatch& batch);
+  void flush_facts();
   std::optional<std::string> get(Cf c, std::string_view key);
   std::unique_ptr<rocksdb::Iterator> iterate(Cf c);
   // Deletes every key of `c` that starts with `prefix`.
