@@ -2,6 +2,7 @@
 
 #include "node_runtime.hpp"
 #include "planner.hpp"
+#include "store/fact_table.hpp"
 #include "run_ledger.hpp"
 #include "source_group.hpp"
 #include "stage.hpp"
@@ -179,6 +180,7 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
   // They hand full chunks to one sink thread that encodes and writes them.
   std::unique_ptr<store::FactSink> fact_sink;
   std::vector<std::unique_ptr<store::FactWriter>> writers;
+  store::FactWriter* events_writer = nullptr;
   if (ledger && graph.facts) {
     fact_sink = std::make_unique<store::FactSink>(ledger->store());
     auto make_writer = [&] {
@@ -187,7 +189,19 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     };
     for (auto& g : groups) g->attach_facts(make_writer());
     for (auto& st : stages) st->attach_facts(make_writer());
+    events_writer = make_writer();
   }
+  // The runtime's own events, one series per attempt of the run (they are not checkpointed).
+  auto record_event = [&](store::RuntimeEvent what, int32_t level, const std::string& text) {
+    if (!events_writer) return;
+    qf_event e{};
+    e.kind = QF_KIND_ALERT;
+    e.time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    e.u.alert.level = level;
+    e.u.alert.code = static_cast<uint32_t>(what);
+    e.u.alert.text = services.symbols.intern(text);
+    events_writer->record_in(store::Family::events, e, store::kRuntimeNode, static_cast<uint16_t>(ledger->record().resumes));
+  };
   // Contributors to a checkpoint: source groups first, then stages, in plan order.
   const size_t contributors = groups.size() + stages.size();
   if (resuming) {
@@ -207,6 +221,8 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     result.resumed = true;
     result.resumed_events = cp.events;
     spdlog::info("resuming run '{}' from checkpoint {} ({} events read)", result.run_id, cp.id, cp.events);
+    record_event(store::RuntimeEvent::resumed, QF_LOG_INFO,
+                 "resumed from checkpoint " + std::to_string(cp.id) + " after " + std::to_string(cp.events) + " events");
   }
   std::unique_ptr<store::CheckpointCoordinator> coordinator;
   if (ledger && (graph.checkpoint_every_ns > 0 || graph.checkpoint_events > 0)) {
@@ -403,6 +419,11 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     pass_on(i, UINT64_MAX);
   }
 
+  if (!first_error.empty()) {
+    record_event(store::RuntimeEvent::error, QF_LOG_ERROR, first_error);
+  } else if (options.interrupted && options.interrupted->load()) {
+    record_event(store::RuntimeEvent::interrupted, QF_LOG_WARN, "interrupted after " + std::to_string(result.events) + " events");
+  }
   std::map<std::string, uint64_t> fact_counts;
   for (auto& w : writers) {
     try {

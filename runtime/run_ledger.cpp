@@ -72,11 +72,14 @@ RunLedger::RunLedger(const Graph& graph, const std::string& output_dir, std::str
   record_.nodes.clear();
   record_.types.clear();
   record_.outputs.clear();
+  record_.inputs.clear();
   for (const GraphNode& n : graph.nodes) {
     record_.nodes.push_back(n.id);
     record_.types.push_back(n.type->name);
     auto& ports = record_.outputs.emplace_back();
     for (const auto& port : n.type->outputs) ports.push_back(port.name);
+    auto& slots = record_.inputs.emplace_back();
+    for (const Slot& s : n.slots) slots.push_back(s.label);
   }
   store::put_run(batch, *store_, record_);
   store_->write(batch, true, "cannot record the run in");

@@ -137,7 +137,10 @@ void Stage::emit(NodeRuntime& node, uint32_t port, const qf_event& ev) {
   e->stream = graph_.stream(node.index, port);
   if (e->kind == QF_KIND_ORDER && e->origin == 0) e->origin = node.origin_handle();
   ++node.events_out;
-  if (facts_) facts_->record(*e, node.index, static_cast<uint16_t>(port), e->stream, cycle_interval_);
+  if (facts_) {
+    facts_->record(*e, node.index, static_cast<uint16_t>(port), e->stream, cycle_interval_);
+    if (e->kind == QF_KIND_SIGNAL) record_signal_inputs(*e, node);
+  }
   route(e);
   if ((e->kind == QF_KIND_FILL || e->kind == QF_KIND_ORDER_UPDATE) && e->origin != 0 && e->origin != node.origin_handle()) {
     const uint32_t g = e->origin - 1;
@@ -145,6 +148,26 @@ void Stage::emit(NodeRuntime& node, uint32_t port, const qf_event& ev) {
   } else if (e->kind == QF_KIND_ACCOUNT || e->kind == QF_KIND_POSITION) {
     for (uint32_t c : local_[static_cast<size_t>(local_of_[node.index])].feedback_clients)
       queue_.push_back(Delivery{c, kFeedback, e});
+  }
+}
+
+void Stage::record_signal_inputs(const qf_event& signal, NodeRuntime& node) {
+  const LocalNode& n = local_[static_cast<size_t>(local_of_[node.index])];
+  for (uint32_t k = 0; k < n.current.size(); ++k) {
+    if (n.current_cycle[k] != cycle_ || !n.current[k]) continue;
+    const qf_event& in = *n.current[k];
+    double v = 0;
+    switch (in.kind) {
+      case QF_KIND_VALUE: v = in.u.value.value; break;
+      case QF_KIND_SIGNAL: v = in.u.signal.value; break;
+      case QF_KIND_BAR: v = in.u.bar.close; break;
+      case QF_KIND_TICK: v = in.u.tick.price; break;
+      case QF_KIND_QUOTE: v = (in.u.quote.bid + in.u.quote.ask) / 2; break;
+      case QF_KIND_POSITION: v = in.u.position.quantity; break;
+      case QF_KIND_ACCOUNT: v = in.u.account.equity; break;
+      default: continue;
+    }
+    facts_->record_input(signal, node.index, static_cast<uint16_t>(k), v, in.kind);
   }
 }
 

@@ -114,6 +114,7 @@ class Stage final : public EventRouter {
   void drain();
   void call_cycle_callbacks();
   void fail(LocalNode& n, const std::string& message);
+  void record_signal_inputs(const qf_event& signal, NodeRuntime& node);
   bool check(LocalNode& n, int32_t rc, const char* callback) {
     if (rc >= 0 && n.rt->contract_violation.empty()) [[likely]]
       return true;

@@ -152,7 +152,8 @@ int main(int argc, char** argv) {
   auto add_fact_options = [&](CLI::App* cmd) {
     cmd->add_option("run_dir", fq.run_dir, "Run folder (the pipeline's output folder)")->required();
     cmd->add_option("family", fq.family,
-                    "bars, ticks, quotes, values, signals, orders, order_updates, fills, positions, equity or alerts")
+                    "bars, ticks, quotes, values, signals, orders, order_updates, fills, positions, equity, alerts, "
+                    "signal_inputs or events")
         ->required();
     cmd->add_option("--run", fq.run_id, "Run id (default: the latest run)");
     cmd->add_option("--symbol", fq.symbol, "Only this symbol");

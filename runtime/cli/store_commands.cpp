@@ -207,7 +207,21 @@ int query_facts(const FactQuery& q) {
       if (!file) throw store::StoreError("cannot write " + q.output);
     }
     std::ostream& out = q.output.empty() ? std::cout : file;
-    const store::FactTable table(*family, run, names);
+    store::FactTable table(*family, run, names);
+    // Signals come with what their node's inputs held: gather those first.
+    std::map<std::pair<uint32_t, uint64_t>, std::string> inputs;
+    if (*family == store::Family::signals) {
+      store::FactTable input_table(store::Family::signal_inputs, run, names);
+      store::FactReader in(*st, run.number, store::Family::signal_inputs, symbol, from, to);
+      store::Fact f;
+      while (in.next(f)) {
+        const auto cells = input_table.row(f);  // time, seq, symbol, node, output (= label), kind, value
+        std::string& s = inputs[{f.series.node, f.row.seq}];
+        if (!s.empty()) s += ' ';
+        s += cells[4].text + "=" + cells.back().text;
+      }
+      table.set_signal_inputs(&inputs);
+    }
     RowPrinter printer(out, q.format, table.columns());
     store::FactReader reader(*st, run.number, *family, symbol, from, to);
     store::Fact fact;

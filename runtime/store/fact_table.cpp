@@ -3,6 +3,7 @@
 #include <qflow/time.hpp>
 
 #include <charconv>
+#include <cstring>
 #include <stdexcept>
 
 namespace qflow::store {
@@ -15,7 +16,7 @@ std::vector<std::string> own_columns(Family f) {
     case Family::ticks: return {"price", "size", "aggressor", "trade_id"};
     case Family::quotes: return {"bid", "ask", "bid_size", "ask_size"};
     case Family::values: return {"value"};
-    case Family::signals: return {"value", "confidence"};
+    case Family::signals: return {"value", "confidence", "inputs"};
     case Family::orders:
       return {"origin", "order_id", "side", "type", "quantity", "limit_price", "stop_price", "time_in_force", "tag"};
     case Family::order_updates:
@@ -24,9 +25,24 @@ std::vector<std::string> own_columns(Family f) {
     case Family::positions: return {"quantity", "average_price", "realized_pnl", "unrealized_pnl"};
     case Family::equity: return {"cash", "equity", "position_value", "realized_pnl", "commission"};
     case Family::alerts: return {"level", "code", "text", "value"};
+    case Family::signal_inputs: return {"kind", "value"};
+    case Family::events: return {"level", "event", "text"};
     case Family::count_: break;
   }
   throw std::logic_error("unknown fact family");
+}
+
+const char* kind_text(uint16_t kind) {
+  switch (kind) {
+    case QF_KIND_VALUE: return "value";
+    case QF_KIND_SIGNAL: return "signal";
+    case QF_KIND_BAR: return "bar";
+    case QF_KIND_TICK: return "tick";
+    case QF_KIND_QUOTE: return "quote";
+    case QF_KIND_POSITION: return "position";
+    case QF_KIND_ACCOUNT: return "account";
+  }
+  return "other";
 }
 
 const char* side_name(int32_t s) { return s > 0 ? "buy" : s < 0 ? "sell" : ""; }
@@ -120,7 +136,18 @@ FactTable::FactTable(Family f, const RunRecord& run, std::map<uint32_t, std::str
   for (std::string& c : own_columns(f)) columns_.push_back(std::move(c));
 }
 
+const char* runtime_event_name(uint32_t code) {
+  switch (static_cast<RuntimeEvent>(code)) {
+    case RuntimeEvent::error: return "error";
+    case RuntimeEvent::resumed: return "resumed";
+    case RuntimeEvent::interrupted: return "interrupted";
+    case RuntimeEvent::reload: return "reload";
+  }
+  return "unknown";
+}
+
 std::string FactTable::node_name(uint32_t node) const {
+  if (node == kRuntimeNode) return "runtime";
   if (node < run_.nodes.size()) return run_.nodes[node];
   return numbered(node);
 }
@@ -135,8 +162,10 @@ std::vector<FactCell> FactTable::row(const Fact& fact) const {
   const auto name = names_.find(s.symbol);
   r.push_back(text(name != names_.end() ? name->second : s.symbol ? numbered(s.symbol) : std::string()));
   r.push_back(text(node_name(s.node)));
-  const bool known_port = s.node < run_.outputs.size() && s.port < run_.outputs[s.node].size();
-  r.push_back(text(known_port ? run_.outputs[s.node][s.port] : std::to_string(s.port)));
+  // signal_inputs: the "output" column names the input slot, by its label.
+  const auto& ports = family_ == Family::signal_inputs ? run_.inputs : run_.outputs;
+  const bool known_port = s.node < ports.size() && s.port < ports[s.node].size();
+  r.push_back(text(known_port ? ports[s.node][s.port] : std::to_string(s.port)));
   if (family_ == Family::bars || family_ == Family::values) r.push_back(text(format_interval(s.interval)));
   auto origin = [&] { return text(e.origin ? node_name(e.origin - 1) : ""); };
   switch (family_) {
@@ -153,10 +182,29 @@ std::vector<FactCell> FactTable::row(const Fact& fact) const {
       for (double x : {e.u.quote.bid, e.u.quote.ask, e.u.quote.bid_size, e.u.quote.ask_size}) r.push_back(num(x));
       break;
     case Family::values: r.push_back(num(e.u.value.value)); break;
-    case Family::signals:
+    case Family::signals: {
       r.push_back(num(e.u.signal.value));
       r.push_back(num(e.u.signal.confidence));
+      std::string inputs;
+      if (inputs_)
+        if (const auto it = inputs_->find({s.node, e.seq}); it != inputs_->end()) inputs = it->second;
+      r.push_back(text(std::move(inputs)));
       break;
+    }
+    case Family::events: {
+      r.push_back(text(level_name(e.u.alert.level)));
+      r.push_back(text(runtime_event_name(e.u.alert.code)));
+      const auto t = names_.find(e.u.alert.text);
+      r.push_back(text(t != names_.end() ? t->second : ""));
+      break;
+    }
+    case Family::signal_inputs: {
+      r.push_back(text(kind_text(static_cast<uint16_t>(fact.row.payload[1]))));
+      double v;
+      std::memcpy(&v, &fact.row.payload[0], sizeof v);
+      r.push_back(num(v));
+      break;
+    }
     case Family::orders:
       r.push_back(origin());
       r.push_back(unsigned_int(e.u.order.order_id));

@@ -14,6 +14,10 @@
 //   positions      quantity, average_price, realized_pnl, unrealized_pnl
 //   equity         cash, equity, position_value, realized_pnl, commission
 //   alerts         level, code, text, value
+//   signal_inputs  kind, value   (output = the input's label; one row per input of the cycle)
+//   events         level, event, text   (the runtime's: node "runtime" or the node concerned)
+// Signals' `inputs` column lists what the node's inputs held when it emitted the signal,
+// "label=value" separated by spaces, when the inputs were given (set_signal_inputs).
 // Numbers are the shortest text that reads back to the same double (as the CSV sinks write
 // them), so facts and sink files can be compared exactly. `origin` is the node that placed the
 // order.
@@ -28,6 +32,12 @@
 
 namespace qflow::store {
 
+// The runtime's events (family `events`): the alert layout, `code` one of these.
+enum class RuntimeEvent : uint32_t { error = 1, resumed = 2, interrupted = 3, reload = 4 };
+const char* runtime_event_name(uint32_t code);
+// The node of events that concern the whole run.
+inline constexpr uint32_t kRuntimeNode = 0xffffffffu;
+
 struct FactCell {
   std::string text;
   bool number = false;  // JSON: unquoted
@@ -39,12 +49,15 @@ class FactTable {
   const std::vector<std::string>& columns() const { return columns_; }
   std::vector<FactCell> row(const Fact& fact) const;
   std::string node_name(uint32_t node) const;
+  // For the signals family: (node, seq) → "fast=101.5 slow=99.25".
+  void set_signal_inputs(const std::map<std::pair<uint32_t, uint64_t>, std::string>* inputs) { inputs_ = inputs; }
 
  private:
   Family family_;
   const RunRecord& run_;
   std::map<uint32_t, std::string> names_;
   std::vector<std::string> columns_;
+  const std::map<std::pair<uint32_t, uint64_t>, std::string>* inputs_ = nullptr;
 };
 
 std::string format_number(double x);

@@ -32,6 +32,8 @@ constexpr FamilyInfo kFamilies[] = {
     {"positions", QF_KIND_POSITION, 4},
     {"equity", QF_KIND_ACCOUNT, 5},
     {"alerts", QF_KIND_ALERT, 3},
+    {"signal_inputs", 0, 2},
+    {"events", 0, 3},
 };
 static_assert(std::size(kFamilies) == static_cast<size_t>(Family::count_));
 
@@ -356,8 +358,52 @@ void FactWriter::note_name(uint32_t id) {
   store_.write(b, false, "cannot write symbol names to");
 }
 
+void FactWriter::record_in(Family f, const qf_event& e, uint32_t node, uint16_t port) {
+  const SeriesKey key{run_, f, e.symbol, 0, node, port};
+  Series* s = nullptr;
+  for (auto& candidate : series_)
+    if (candidate->key == key) {
+      s = candidate.get();
+      break;
+    }
+  if (!s) {
+    auto fresh = std::make_unique<Series>();
+    fresh->key = key;
+    s = series_.emplace_back(std::move(fresh)).get();
+    note_name(e.symbol);
+  }
+  s->rows.push_back(Row::of(e));
+  ++counts_[static_cast<size_t>(f)];
+  if (s->rows.size() == kChunkRows) seal(*s);
+}
+
+void FactWriter::record_input(const qf_event& signal, uint32_t node, uint16_t slot, double value, uint16_t kind) {
+  const SeriesKey key{run_, Family::signal_inputs, signal.symbol, 0, node, slot};
+  Series* s = nullptr;
+  for (auto& candidate : series_)
+    if (candidate->key == key) {
+      s = candidate.get();
+      break;
+    }
+  if (!s) {
+    auto fresh = std::make_unique<Series>();
+    fresh->key = key;
+    fresh->rows.reserve(kChunkRows);
+    s = series_.emplace_back(std::move(fresh)).get();
+    note_name(signal.symbol);
+  }
+  Row r;
+  r.time = signal.time_ns;
+  r.seq = signal.seq;
+  std::memcpy(&r.payload[0], &value, sizeof value);
+  r.payload[1] = kind;
+  s->rows.push_back(r);
+  ++counts_[static_cast<size_t>(Family::signal_inputs)];
+  if (s->rows.size() == kChunkRows) seal(*s);
+}
+
 void FactWriter::seal(Series& s) {
-  if (s.key.family == Family::alerts)
+  if (s.key.family == Family::alerts || s.key.family == Family::events)
     for (const Row& r : s.rows) note_name(static_cast<uint32_t>(r.payload[1] & 0xffffffffu));  // qf_alert.text
   sink_.submit(s.key, s.chunk, s.rows);
   ++s.chunk;
@@ -366,7 +412,7 @@ void FactWriter::seal(Series& s) {
 void FactWriter::flush_all() {
   for (const auto& s : series_) {
     if (s->rows.empty()) continue;
-    if (s->key.family == Family::alerts)
+    if (s->key.family == Family::alerts || s->key.family == Family::events)
       for (const Row& r : s->rows) note_name(static_cast<uint32_t>(r.payload[1] & 0xffffffffu));
     partial_.assign(s->rows.begin(), s->rows.end());
     sink_.submit(s->key, s->chunk, partial_);

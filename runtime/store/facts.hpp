@@ -2,7 +2,9 @@
 //
 // Every event a node emits (and every market event a source reads) is a fact of the family of
 // its kind: bars, ticks, quotes, values, signals, orders, order updates, fills, positions,
-// equity (account snapshots) and alerts (risk events among them). A *series* is one family of
+// equity (account snapshots) and alerts (risk events among them). With each signal, what each
+// input of the emitting node held in that cycle is kept too (signal_inputs: one series per
+// input slot, joined to the signal by node and seq). A *series* is one family of
 // one symbol from one output port of one node, at one bar interval for bars and values:
 //
 //   key   = run u32 | family u8 | symbol u32 | interval i64 | node u32 | port u16 | chunk u32
@@ -57,6 +59,8 @@ enum class Family : uint8_t {
   positions,
   equity,
   alerts,
+  signal_inputs,  // what a node's inputs held in the cycle it emitted a signal (no event kind)
+  events,         // the runtime's own: errors, resumes, interruptions (alert layout)
   count_
 };
 
@@ -172,6 +176,11 @@ class FactWriter {
     if (s->rows.size() == kChunkRows) [[unlikely]]
       seal(*s);
   }
+  // Records what input `slot` of `node` held when it emitted `signal`: `value` is the input's
+  // number (a value's or signal's value, a bar's close, a tick's price), `kind` its event kind.
+  void record_input(const qf_event& signal, uint32_t node, uint16_t slot, double value, uint16_t kind);
+  // Records an event in a family chosen by the caller (the runtime's events).
+  void record_in(Family f, const qf_event& e, uint32_t node, uint16_t port);
   // Hands every partial chunk to the sink too (full ones already went): once the sink has
   // written the ticket returned by last_ticket(), every fact recorded so far is in the database.
   void flush_all();

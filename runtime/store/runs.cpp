@@ -31,6 +31,7 @@ nlohmann::json RunRecord::to_json() const {
                         {"nodes", nodes},
                         {"types", types},
                         {"outputs", outputs},
+                        {"inputs", inputs},
                         {"facts", facts}};
 }
 
@@ -53,6 +54,7 @@ RunRecord RunRecord::from_json(const nlohmann::json& j) {
   r.nodes = j.value("nodes", std::vector<std::string>{});
   r.types = j.value("types", std::vector<std::string>{});
   r.outputs = j.value("outputs", std::vector<std::vector<std::string>>{});
+  r.inputs = j.value("inputs", std::vector<std::vector<std::string>>{});
   r.facts = j.value("facts", std::map<std::string, uint64_t>{});
   return r;
 }

@@ -39,6 +39,7 @@ struct RunRecord {
   std::vector<std::string> nodes;           // node ids by graph index
   std::vector<std::string> types;           // their types
   std::vector<std::vector<std::string>> outputs;  // their output port names
+  std::vector<std::vector<std::string>> inputs;   // their input slots' labels
   std::map<std::string, uint64_t> facts;    // rows per family
 
   nlohmann::json to_json() const;
