@@ -3,11 +3,18 @@
 // practical limit), measured in one run. The loop's results are compared with the pipeline's,
 // so the benchmark also cross-checks the numbers. Optionally the peak memory of a long run in a
 // child process. Times are the best of --repeat runs.
+//
+// The store: the native pipeline again with every fact persisted and a checkpoint every second
+// (the pipeline's defaults) against the same pipeline with the store off, measured in one run;
+// the time a `qflow run --resume` takes from its start to its first processed event when the
+// run has a million-bar history; and the database size per million bars with five indicators.
 #include "graph.hpp"
 #include "pipeline.hpp"
 #include "pipeline_runner.hpp"
 #include "plugin_host.hpp"
 #include "random_walk.hpp"
+#include "store/runs.hpp"
+#include "store/store.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -17,7 +24,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <csignal>
+#include <fcntl.h>
 #include <spawn.h>
+#include <thread>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
@@ -35,21 +45,26 @@ struct Outcome {
   long long trades = 0;
 };
 
-Outcome run_pipeline(const std::string& strategy, long long bars, const std::string& out) {
+Outcome run_pipeline(const std::string& strategy, long long bars, const std::string& out, bool store = false,
+                     const std::string& pipeline = kPipeline) {
   qflow::NodeRegistry registry;
   qflow::PluginHost host(registry);
   qflow::Diagnostics diags;
   host.load_directories(qflow::PluginHost::search_path({}), diags);
   qflow::LoadOptions opts;
   opts.overrides = {{"strategy", strategy}, {"bars", std::to_string(bars)}, {"out", out}};
-  const qflow::PipelineDef def = qflow::load_pipeline(kPipeline, opts, diags);
+  std::error_code ec;
+  std::filesystem::remove_all(out + "/" + qflow::store::kStoreDir, ec);  // each measured run starts a fresh store
+  const qflow::PipelineDef def = qflow::load_pipeline(pipeline, opts, diags);
   auto graph = qflow::build_graph(def, registry, diags);
   if (!graph) {
     for (const auto& d : diags.all()) std::fprintf(stderr, "%s\n", d.to_string().c_str());
     std::exit(1);
   }
   const auto t0 = Clock::now();
-  const qflow::RunResult r = qflow::run_pipeline(*graph, {});
+  qflow::RunOptions ro;
+  ro.store = store;
+  const qflow::RunResult r = qflow::run_pipeline(*graph, ro);
   Outcome o;
   o.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   if (r.status != qflow::RunResult::Status::ok) {
@@ -57,6 +72,7 @@ Outcome run_pipeline(const std::string& strategy, long long bars, const std::str
     std::exit(1);
   }
   std::ifstream in(out + "/summary.json");
+  if (!in) return o;  // a pipeline without a summary
   const auto j = nlohmann::json::parse(in);
   o.final_value = j["final_value"].get<double>();
   o.trades = j["trades"].get<long long>();
@@ -127,6 +143,110 @@ std::pair<double, double> child_memory(long long bars, const std::string& out) {
   return {static_cast<double>(ru.ru_maxrss) / 1024.0, static_cast<double>(bars) / secs};
 }
 
+std::string qflow_exe() {
+  std::error_code ec;
+  return std::filesystem::read_symlink("/proc/self/exe", ec).parent_path().string() + "/qflow";
+}
+
+// The synthetic pipeline with an engine block of its own, written to `dir` (its script path
+// made absolute).
+std::string pipeline_with_engine(const std::string& engine, const std::string& dir) {
+  std::ifstream in(kPipeline);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t at = text.find("\nvariables:");
+  text.insert(at + 1, "engine:\n" + engine);
+  const std::string script = "../scripts/";
+  const size_t s = text.find(script);
+  text.replace(s, script.size(), std::string(QFLOW_SOURCE_DIR) + "/scripts/");
+  const std::string path = dir + "/pipeline.yaml";
+  std::ofstream(path) << text;
+  return path;
+}
+
+// Seconds from the start of `qflow run --resume` to its first processed event, for a run killed
+// (SIGKILL) right after its checkpoint at `history` bars. -1 on failure.
+double resume_seconds(long long history, const std::string& out) {
+  std::error_code ec;
+  std::filesystem::remove_all(out, ec);
+  std::filesystem::create_directories(out);
+  const std::string pipeline = pipeline_with_engine(
+      "  checkpoint_every: 0\n  checkpoint_events: " + std::to_string(history) + "\n", out);
+  const std::string exe = qflow_exe();
+  auto spawn = [&](std::vector<std::string> args, const std::string& log) {
+    args.insert(args.begin(), exe);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid = 0;
+    posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+  };
+  std::vector<std::string> args = {"run", "--no-progress", pipeline, "--set", "strategy=native",
+                                   "--set", "bars=" + std::to_string(3 * history), "--set", "out=" + out};
+  const pid_t pid = spawn(args, out + "/first.log");
+  // Kill it as soon as the checkpoint at `history` is committed, before the next one.
+  bool killed = false;
+  for (int i = 0; i < 20000 && !killed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    try {
+      auto st = qflow::store::Store::open(out + "/" + qflow::store::kStoreDir, qflow::store::Store::Mode::read_only);
+      for (const auto& r : qflow::store::list_runs(*st))
+        if (r.checkpoints >= 1) killed = kill(pid, SIGKILL) == 0;
+    } catch (const std::exception&) {
+      // not created yet
+    }
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!killed) return -1;
+  args.push_back("--resume");
+  const pid_t again = spawn(args, out + "/resume.log");
+  waitpid(again, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
+  std::ifstream log(out + "/resume.log");
+  std::string line;
+  while (std::getline(log, line)) {
+    const size_t at = line.find("first event processed ");
+    if (at != std::string::npos) return std::stod(line.substr(at + 22));
+  }
+  return -1;
+}
+
+// Bytes of the store after `bars` bars through five indicators, every value kept as a fact.
+uintmax_t store_size(long long bars, const std::string& out) {
+  std::error_code ec;
+  std::filesystem::remove_all(out, ec);
+  std::filesystem::create_directories(out);
+  const std::string path = out + "/pipeline.yaml";
+  std::ofstream(path) << R"(name: five_indicators
+output: ${out}
+variables: {bars: 1000, out: out, strategy: none}
+nodes:
+  - id: bars
+    type: source.synthetic_bars
+    params:
+      bars: ${bars}
+      symbol: SYN
+      interval: 1m
+      seed: 5
+  - {id: sma10, type: indicator.sma, inputs: [bars], params: {period: 10}}
+  - {id: sma30, type: indicator.sma, inputs: [bars], params: {period: 30}}
+  - {id: sma50, type: indicator.sma, inputs: [bars], params: {period: 50}}
+  - {id: ema12, type: indicator.ema, inputs: [bars], params: {period: 12}}
+  - {id: ema26, type: indicator.ema, inputs: [bars], params: {period: 26}}
+  - {id: table, type: sink.table_csv, inputs: [sma10, sma30, sma50, ema12, ema26]}
+)";
+  run_pipeline("native", bars, out, true, path);
+  uintmax_t size = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(out + "/" + qflow::store::kStoreDir, ec))
+    if (e.is_regular_file()) size += e.file_size();
+  return size;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -136,6 +256,11 @@ int main(int argc, char** argv) {
   app.add_option("--bars", bars, "Synthetic bars per run")->check(CLI::PositiveNumber);
   app.add_option("--repeat", repeat, "Runs per variant; the best time counts")->check(CLI::PositiveNumber);
   app.add_option("--memory-bars", memory_bars, "Also measure peak memory of a run this long (child process)");
+  long long resume_history = 1'000'000, size_bars = 1'000'000;
+  bool store = true;
+  app.add_flag("!--no-store", store, "Skip the store figures");
+  app.add_option("--resume-history", resume_history, "Bars before the checkpoint a resume starts from");
+  app.add_option("--size-bars", size_bars, "Bars for the database size figure (five indicators)");
   CLI11_PARSE(app, argc, argv);
 
   const std::string out = (std::filesystem::temp_directory_path() / "qflow_bench").string();
@@ -152,9 +277,13 @@ int main(int argc, char** argv) {
     qflow::nodes::RandomWalk walk(100.0, 0.002, 0.0, 7);
     for (qf_bar& b : data) walk.next(b);
   }
-  Outcome native, lua, loop;
+  Outcome native, lua, loop, persisted;
   for (int r = 0; r < repeat; ++r) {
     const Outcome n = run_pipeline("native", bars, out + "/native");
+    if (store) {
+      const Outcome p = run_pipeline("native", bars, out + "/persisted", true);
+      if (p.seconds < persisted.seconds) persisted = p;
+    }
     const Outcome l = run_pipeline("lua", bars, out + "/lua");
     const Outcome h = hand_loop(data, 10, 30, 1.0, 0.001);
     if (n.seconds < native.seconds) native = n;
@@ -168,13 +297,25 @@ int main(int argc, char** argv) {
   std::printf("%-22s %14.0f %10.3f %16.6f %8lld\n", "pipeline, native", rate(native), native.seconds, native.final_value, native.trades);
   std::printf("%-22s %14.0f %10.3f %16.6f %8lld\n", "pipeline, Lua", rate(lua), lua.seconds, lua.final_value, lua.trades);
   std::printf("loop / native: %.2fx   native / Lua: %.2fx\n", rate(loop) / rate(native), rate(native) / rate(lua));
+  if (store) {
+    std::printf("%-22s %14.0f %10.3f %16.6f %8lld\n", "native + store", rate(persisted), persisted.seconds,
+                persisted.final_value, persisted.trades);
+    std::printf("store on / store off (facts persisted, checkpoint every second): %.2f\n", rate(persisted) / rate(native));
+  }
   auto same = [&](const Outcome& o) {
     return o.trades == loop.trades && std::abs(o.final_value - loop.final_value) <= 1e-6 * std::abs(loop.final_value) &&
            std::abs(o.max_drawdown - loop.max_drawdown) <= 1e-9;
   };
-  const bool agree = same(native) && same(lua);
+  const bool agree = same(native) && same(lua) && (!store || same(persisted));
   std::printf("results agree (trades; final value within 1e-6 relative; max drawdown within 1e-9): %s\n", agree ? "yes" : "NO");
   if (memory_bars > 0)
     std::printf("qflow run, native, %lld bars: peak RSS %.1f MB, %.0f bars/s\n", memory_bars, memory.first, memory.second);
+  if (store) {
+    const double resume = resume_seconds(resume_history, out + "/resume");
+    std::printf("qflow run --resume after %lld bars: first event %.3f s after the process started\n", resume_history, resume);
+    const uintmax_t size = store_size(size_bars, out + "/size");
+    std::printf("store size, %lld bars through five indicators: %.1f MB (%.1f MB per million bars)\n", size_bars,
+                static_cast<double>(size) / 1e6, static_cast<double>(size) / 1e6 / (static_cast<double>(size_bars) / 1e6));
+  }
   return agree ? 0 : 1;
 }

@@ -212,6 +212,12 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
                                  std::to_string(contributors) + " stages: it belongs to another plan");
       for (size_t g = 0; g < groups.size(); ++g) groups[g]->restore(cp.parts[g], services.symbols);
       for (size_t k = 0; k < stages.size(); ++k) stages[k]->restore(cp.parts[groups.size() + k]);
+      if (!writers.empty()) {
+        std::vector<store::FactWriter*> restored;
+        for (auto& w : writers)
+          if (w.get() != events_writer) restored.push_back(w.get());
+        store::discard_after_checkpoint(ledger->store(), ledger->record().number, restored);
+      }
     } catch (const std::exception& e) {
       result.status = RunResult::Status::failed;
       result.error = "cannot resume run '" + result.run_id + "': " + e.what();
@@ -227,7 +233,7 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
   std::unique_ptr<store::CheckpointCoordinator> coordinator;
   if (ledger && (graph.checkpoint_every_ns > 0 || graph.checkpoint_events > 0)) {
     coordinator = std::make_unique<store::CheckpointCoordinator>(
-        ledger->store(), fact_sink.get(), ledger->record(), contributors, ledger->hash(), [&services] { return services.symbols.snapshot(); },
+        ledger->store(), fact_sink.get(), out_dir, ledger->record(), contributors, ledger->hash(), [&services] { return services.symbols.snapshot(); },
         graph.checkpoint_every_ns, graph.checkpoint_events, resuming ? (**checkpoint).id + 1 : 1);
   }
   // Failures on worker threads (a checkpoint that cannot be written): the first one is kept.
@@ -316,7 +322,9 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
           }
           if (coordinator) {
             try {
-              if (const uint64_t id = coordinator->poll(*last_checkpoint, group->events())) {
+              uint64_t events_read = 0;
+              for (const auto& g : groups) events_read += g->events();
+              if (const uint64_t id = coordinator->poll(*last_checkpoint, events_read)) {
                 b->checkpoint = id;
                 coordinator->contribute(id, group_index, group->checkpoint());
               }

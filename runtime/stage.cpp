@@ -314,8 +314,10 @@ bool Stage::start(std::vector<qf_event>& out, bool resumed) {
   out_ = &out;
   discard_ = resumed;
   ++cycle_;
-  cycle_seq_ = 0;
-  cycle_time_ = 0;
+  if (!resumed) {
+    cycle_seq_ = 0;
+    cycle_time_ = 0;
+  }
   for (LocalNode& n : local_) {
     if (n.failed || !n.rt->vt().start) continue;
     check(n, n.rt->vt().start(n.rt->instance.self, &n.rt->ctx), "start");
@@ -326,24 +328,35 @@ bool Stage::start(std::vector<qf_event>& out, bool resumed) {
   return !failed();
 }
 
+// The stage's part: its clock (what now() and the seq of events emitted at stop depend on)
+// and, with facts, where its fact series stand.
 store::Contribution Stage::checkpoint() {
   store::Contribution c;
+  store::BlobWriter blob;
+  StateWriter w(blob.raw());
+  w.put(cycle_time_);
+  w.put(cycle_seq_);
+  w.put<uint8_t>(facts_ ? 1 : 0);
   if (facts_) {
     facts_->flush_all();
-    store::BlobWriter blob;
-    StateWriter w(blob.raw());
     facts_->save(w);
-    c.runtime = std::move(blob.bytes());
   }
+  c.runtime = std::move(blob.bytes());
   for (NodeRuntime* n : nodes_)
     if (std::optional<std::string> state = n->save_state()) c.node_states.emplace_back(n->def->id, std::move(*state));
   return c;
 }
 
 void Stage::restore(const std::string& runtime_part) {
-  if (!facts_ || runtime_part.empty()) return;
   StateReader r(runtime_part.data(), runtime_part.size());
-  facts_->restore(r);
+  cycle_time_ = r.get<int64_t>();
+  cycle_seq_ = r.get<uint64_t>();
+  const bool had_facts = r.get<uint8_t>() != 0;
+  if (had_facts != (facts_ != nullptr))
+    throw std::runtime_error("the checkpoint was taken with facts " + std::string(had_facts ? "on" : "off") +
+                             " and this run has them " + (facts_ ? "on" : "off"));
+  if (facts_) facts_->restore(r);
+  if (!r.at_end()) throw std::runtime_error("stage " + name_ + "'s part of the checkpoint does not match this pipeline");
 }
 
 bool Stage::process(const Batch& in, std::vector<qf_event>& out) {

@@ -14,7 +14,9 @@
 // Quantities are doubles, and 0.1 + 0.2 is not 0.3: a closing quantity within 1e-9 (relative)
 // of the quantity held counts as exactly that quantity, so a position does not linger at 1e-17.
 //
-// Memory is one open trip per symbol with a position, whatever the number of fills.
+// Memory is one open trip per symbol with a position, whatever the number of fills. The state
+// a sink checkpoints is those open trips, each under its symbol's name: symbol ids belong to one
+// process, so a restored book files its trips under this process's ids at its first fill.
 #pragma once
 
 #include <qflow/sdk.hpp>
@@ -26,6 +28,8 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace qflow::nodes {
 
@@ -62,19 +66,45 @@ struct RoundTrip {
     exit_value += q * price;
   }
   double pnl_net() const { return pnl_gross - commission; }
+
+  void save(StateWriter& w) const {
+    w.put<uint32_t>(symbol);
+    w.put<int32_t>(direction);
+    w.put<int64_t>(entry_time);
+    w.put<int64_t>(exit_time);
+    for (const double x : {entry_quantity, entry_value, exit_quantity, exit_value, pnl_gross, commission,
+                           entry_uniform_price, exit_uniform_price})
+      w.put<double>(x);
+    w.put<uint8_t>(entry_uniform);
+    w.put<uint8_t>(exit_uniform);
+  }
+  void restore(StateReader& r) {
+    symbol = r.get<uint32_t>();
+    direction = r.get<int32_t>();
+    entry_time = r.get<int64_t>();
+    exit_time = r.get<int64_t>();
+    for (double* x : {&entry_quantity, &entry_value, &exit_quantity, &exit_value, &pnl_gross, &commission,
+                      &entry_uniform_price, &exit_uniform_price})
+      *x = r.get<double>();
+    entry_uniform = r.get<uint8_t>() != 0;
+    exit_uniform = r.get<uint8_t>() != 0;
+  }
 };
 
 class RoundTripBook {
  public:
   static constexpr double kRelativeTolerance = 1e-9;
 
-  // Applies one fill (`time_ns` is when it happened); returns the trip it closed, if any.
-  std::optional<RoundTrip> apply(uint32_t symbol, int64_t time_ns, const qf_fill& fill) {
+  // Applies one fill (`time_ns` is when it happened); returns the trip it closed, if any. `ctx`
+  // names the symbol of a trip it opens and, after a restore, interns the saved names.
+  std::optional<RoundTrip> apply(const Context& ctx, uint32_t symbol, int64_t time_ns, const qf_fill& fill) {
     check(fill);
+    if (restored_) rekey(ctx);
     const double q = fill.quantity;
     const auto it = open_.find(symbol);
     if (it == open_.end()) {
-      open_.emplace(symbol, opened(symbol, time_ns, fill.side, q, fill.price, fill.commission));
+      OpenTrip& pos = open_[symbol] = opened(symbol, time_ns, fill.side, q, fill.price, fill.commission);
+      pos.name = ctx.lookup(symbol);
       return std::nullopt;
     }
     OpenTrip& pos = it->second;
@@ -104,20 +134,64 @@ class RoundTripBook {
     }
     trip.pnl_gross = trip.direction * (trip.exit_value - trip.entry_value);
     const RoundTrip done = trip;
-    if (remainder > 0)
+    if (remainder > 0) {
+      std::string name = std::move(pos.name);
       pos = opened(symbol, time_ns, fill.side, remainder, fill.price, fill.commission * remainder / q);
-    else
+      pos.name = std::move(name);
+    } else {
       open_.erase(it);
+    }
     return done;
   }
 
   size_t open_trips() const { return open_.size(); }
 
+  // Sorted by name, so that the same open trips always give the same bytes.
+  void save(StateWriter& w) const {
+    std::vector<const OpenTrip*> trips;
+    for (const auto& entry : open_) trips.push_back(&entry.second);
+    std::sort(trips.begin(), trips.end(), [](const OpenTrip* a, const OpenTrip* b) { return a->name < b->name; });
+    w.put<uint64_t>(trips.size());
+    for (const OpenTrip* p : trips) {
+      w.put_string(p->name);
+      w.put<double>(p->held);
+      p->trip.save(w);
+    }
+  }
+  // The trips keep the saving process's symbol ids until the next apply().
+  void restore(StateReader& r) {
+    open_.clear();
+    restored_ = true;
+    for (uint64_t n = r.get<uint64_t>(); n > 0; --n) {
+      OpenTrip p;
+      p.name = r.get_string();
+      p.held = r.get<double>();
+      p.trip.restore(r);
+      if (!(p.held > 0) || (p.trip.direction != QF_SIDE_BUY && p.trip.direction != QF_SIDE_SELL) ||
+          !open_.emplace(p.trip.symbol, std::move(p)).second)
+        throw std::runtime_error("round trip state is invalid");
+    }
+  }
+
  private:
   struct OpenTrip {
     double held = 0;  // quantity held, > 0; the direction is trip.direction
     RoundTrip trip;
+    std::string name;  // of trip.symbol
   };
+
+  // Files each open trip under this process's id of its symbol. A trip of the unnamed symbol 0
+  // keeps its id.
+  void rekey(const Context& ctx) {
+    std::unordered_map<uint32_t, OpenTrip> by_id;
+    for (auto& entry : open_) {
+      OpenTrip& p = entry.second;
+      if (!p.name.empty()) p.trip.symbol = ctx.intern(p.name);
+      by_id.emplace(p.trip.symbol, std::move(p));
+    }
+    open_ = std::move(by_id);
+    restored_ = false;
+  }
 
   static void check(const qf_fill& f) {
     if (!(f.quantity > 0) || !std::isfinite(f.quantity))
@@ -143,6 +217,7 @@ class RoundTripBook {
   }
 
   std::unordered_map<uint32_t, OpenTrip> open_;
+  bool restored_ = false;  // open_ is keyed by the ids of the process that saved it
 };
 
 }  // namespace qflow::nodes

@@ -16,6 +16,10 @@
 // Values that cannot be known are null in the JSON: no snapshot at all, a zero initial value,
 // or trade figures when `fills` is not connected. Memory is constant in the number of events
 // (plus one open trip per symbol held).
+//
+// summary.json is written only at stop, so the checkpointed state is the accumulators alone:
+// seen, initial, final, peak, max drawdown, bars, first and last time, the open round trips,
+// trades, winning trades, net pnl and commission.
 #include "round_trips.hpp"
 #include "sinks.hpp"
 
@@ -45,11 +49,11 @@ class SummarySink {
   explicit SummarySink(const NodeConfig& cfg)
       : path_(output_file_path(cfg)), print_(cfg.params().boolean("print")), has_fills_(!cfg.slots_of(1).empty()) {}
 
-  void on_event(Context&, uint32_t, const qf_event& ev) {
+  void on_event(Context& ctx, uint32_t, const qf_event& ev) {
     if (ev.kind == QF_KIND_ACCOUNT)
       on_account(ev);
     else if (ev.kind == QF_KIND_FILL)
-      on_fill(ev);
+      on_fill(ctx, ev);
     else
       throw std::invalid_argument(std::string("sink.summary takes account snapshots and fills, got a ") +
                                   kind_name(ev.kind) + " event");
@@ -66,6 +70,31 @@ class SummarySink {
       std::fwrite(line.data(), 1, line.size(), stdout);
       std::fflush(stdout);
     }
+  }
+
+  void save_state(StateWriter& w) const {
+    w.put<uint8_t>(seen_);
+    for (const double x : {initial_, final_, peak_, max_drawdown_}) w.put<double>(x);
+    w.put<uint64_t>(bars_);
+    w.put<int64_t>(first_time_);
+    w.put<int64_t>(last_time_);
+    book_.save(w);
+    w.put<uint64_t>(trades_);
+    w.put<uint64_t>(winning_);
+    w.put<double>(pnl_net_);
+    w.put<double>(commission_);
+  }
+  void restore_state(StateReader& r) {
+    seen_ = r.get<uint8_t>() != 0;
+    for (double* x : {&initial_, &final_, &peak_, &max_drawdown_}) *x = r.get<double>();
+    bars_ = r.get<uint64_t>();
+    first_time_ = r.get<int64_t>();
+    last_time_ = r.get<int64_t>();
+    book_.restore(r);
+    trades_ = r.get<uint64_t>();
+    winning_ = r.get<uint64_t>();
+    pnl_net_ = r.get<double>();
+    commission_ = r.get<double>();
   }
 
  private:
@@ -85,9 +114,9 @@ class SummarySink {
     ++bars_;
   }
 
-  void on_fill(const qf_event& ev) {
+  void on_fill(const Context& ctx, const qf_event& ev) {
     commission_ += ev.u.fill.commission;
-    if (const std::optional<RoundTrip> trip = book_.apply(ev.symbol, ev.time_ns, ev.u.fill)) {
+    if (const std::optional<RoundTrip> trip = book_.apply(ctx, ev.symbol, ev.time_ns, ev.u.fill)) {
       ++trades_;
       if (trip->pnl_net() > 0) ++winning_;
       pnl_net_ += trip->pnl_net();
@@ -147,6 +176,7 @@ class SummarySink {
   const bool print_;
   const bool has_fills_;
 
+  // The accumulators: the checkpointed state.
   bool seen_ = false;  // any account snapshot yet
   double initial_ = 0, final_ = 0, peak_ = 0, max_drawdown_ = 0;
   uint64_t bars_ = 0;

@@ -17,6 +17,9 @@
 // received nothing (an indicator warming up) leaves its cells empty. time is the ISO 8601 UTC
 // time and symbol the symbol name of the first slot's event that arrived. Numbers are the
 // shortest text that reads back to the same double, so the table can be compared exactly.
+//
+// The file is created in start(). The checkpointed state is the file's length alone, made
+// durable when saved: a restored node cuts the file back to it and appends from there.
 #include "sinks.hpp"
 
 #include <vector>
@@ -55,19 +58,20 @@ class TableCsvSink {
   }
 
   explicit TableCsvSink(const NodeConfig& cfg) : file_(output_file_path(cfg)) {
-    std::string header = "time,symbol";
+    header_ = "time,symbol";
     for (const qf_slot_info& s : cfg.slots()) {
       const std::string label = s.label ? s.label : "";
       const Layout& layout = layout_of(s.kinds, label);
       layouts_.push_back(&layout);
       for (const char* const* f = layout.fields; *f; ++f) {
-        header += ',';
-        append_cell(header, **f ? label + '.' + *f : label);
+        header_ += ',';
+        append_cell(header_, **f ? label + '.' + *f : label);
       }
     }
-    header += '\n';
-    file_.write(header);
+    header_ += '\n';
   }
+
+  void start(Context&) { file_.open(header_); }
 
   void on_cycle(Context& ctx) {
     const qf_event* first = nullptr;
@@ -83,6 +87,9 @@ class TableCsvSink {
   }
 
   void stop(Context&) { file_.close(); }
+
+  void save_state(StateWriter& w) const { w.put<uint64_t>(file_.sync()); }
+  void restore_state(StateReader& r) { file_.resume_at(r.get<uint64_t>()); }
 
  private:
   static const Layout& layout_of(uint32_t k, const std::string& label) {
@@ -133,6 +140,7 @@ class TableCsvSink {
   }
 
   OutputFile file_;
+  std::string header_;
   std::vector<const Layout*> layouts_;  // per slot
   std::string row_;                     // reused across cycles
 };

@@ -11,6 +11,10 @@
 //
 // A row is written when its trip closes, so rows come in closing order and memory holds only
 // the open trips. Trips still open at the end of the run are not written.
+//
+// The file is created in start(). The checkpointed state is the file's length, made durable
+// when saved, and the open trips: a restored node cuts the file back to that length (dropping
+// rows written after the checkpoint) and carries on with those trips.
 #include "round_trips.hpp"
 #include "sinks.hpp"
 
@@ -28,17 +32,28 @@ class TradesCsvSink {
         .input("fills", Kind::fill, "fills from one or more executors", QF_PORT_MULTIPLE);
   }
 
-  explicit TradesCsvSink(const NodeConfig& cfg) : file_(output_file_path(cfg)) {
-    file_.write("symbol,direction,entry_time,entry_price,exit_time,exit_price,size,pnl_gross,commission,pnl_net\n");
+  explicit TradesCsvSink(const NodeConfig& cfg) : file_(output_file_path(cfg)) {}
+
+  void start(Context&) {
+    file_.open("symbol,direction,entry_time,entry_price,exit_time,exit_price,size,pnl_gross,commission,pnl_net\n");
   }
 
   void on_event(Context& ctx, uint32_t, const qf_event& ev) {
     if (ev.kind != QF_KIND_FILL)
       throw std::invalid_argument(std::string("sink.trades_csv takes fills, got a ") + kind_name(ev.kind) + " event");
-    if (const std::optional<RoundTrip> trip = book_.apply(ev.symbol, ev.time_ns, ev.u.fill)) write(ctx, *trip);
+    if (const std::optional<RoundTrip> trip = book_.apply(ctx, ev.symbol, ev.time_ns, ev.u.fill)) write(ctx, *trip);
   }
 
   void stop(Context&) { file_.close(); }
+
+  void save_state(StateWriter& w) const {
+    w.put<uint64_t>(file_.sync());
+    book_.save(w);
+  }
+  void restore_state(StateReader& r) {
+    file_.resume_at(r.get<uint64_t>());
+    book_.restore(r);
+  }
 
  private:
   void write(const Context& ctx, const RoundTrip& t) {

@@ -5,6 +5,11 @@
 #include <qflow/state.hpp>
 
 #include <chrono>
+#include <cerrno>
+#include <cstring>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace qflow::store {
 
@@ -47,11 +52,12 @@ std::optional<CheckpointData> load_checkpoint(Store& store, uint32_t run) {
   return d;
 }
 
-CheckpointCoordinator::CheckpointCoordinator(Store& store, FactSink* facts, RunRecord& record, size_t contributors, std::string pipeline_hash,
+CheckpointCoordinator::CheckpointCoordinator(Store& store, FactSink* facts, std::filesystem::path run_folder, RunRecord& record, size_t contributors, std::string pipeline_hash,
                                              std::function<std::vector<std::string>()> symbols, int64_t every_ns,
                                              uint64_t every_events, uint64_t first_id)
     : store_(store),
       facts_(facts),
+      run_folder_(std::move(run_folder)),
       record_(record),
       contributors_(contributors),
       pipeline_hash_(std::move(pipeline_hash)),
@@ -61,6 +67,7 @@ CheckpointCoordinator::CheckpointCoordinator(Store& store, FactSink* facts, RunR
       requested_(first_id - 1),
       last_request_(std::chrono::steady_clock::now()),
       last_request_events_(record.checkpoint_events) {
+  committed_ = record.checkpoints;
   thread_ = std::thread([this] { committer(); });
 }
 
@@ -125,8 +132,8 @@ uint64_t CheckpointCoordinator::poll(uint64_t& group_last_id, uint64_t events_to
     }
   }
   if (requested <= group_last_id) return 0;
-  group_last_id = requested;
-  return requested;
+  // One id after the other: with several source groups, none may skip an id the others carry.
+  return ++group_last_id;
 }
 
 void CheckpointCoordinator::contribute(uint64_t id, size_t contributor, Contribution c) {
@@ -152,10 +159,41 @@ void CheckpointCoordinator::write_now(std::vector<Contribution> parts) {
   commit(ready);
 }
 
+// Output files written by sinks up to the cut reach the disk before the checkpoint that records
+// their lengths, so that a resume after a power cut finds them whole.
+static void sync_run_files(const std::filesystem::path& folder, const std::filesystem::path& store_dir) {
+  if (folder.empty()) return;
+  std::error_code ec;
+  auto sync_path = [](const std::filesystem::path& p, bool dir) {
+    const int fd = ::open(p.c_str(), dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+    if (fd < 0) return;  // gone meanwhile: nothing of it to keep
+    const int rc = dir ? ::fsync(fd) : ::fdatasync(fd);
+    const int err = errno;
+    ::close(fd);
+    if (rc != 0) throw StoreError("cannot sync " + p.string() + " before a checkpoint: " + std::strerror(err));
+  };
+  for (auto it = std::filesystem::recursive_directory_iterator(folder, ec); !ec && it != std::filesystem::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->path() == store_dir) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file(ec)) sync_path(it->path(), false);
+    else if (it->is_directory(ec)) sync_path(it->path(), true);
+  }
+  sync_path(folder, true);
+}
+
 void CheckpointCoordinator::commit(Ready& ready) {
+  sync_run_files(run_folder_, store_.path());
   if (facts_) facts_->wait(ready.facts_ticket);
   store_.flush_facts();
   store_.write(ready.batch, true, "cannot write a checkpoint to");
+  std::lock_guard lock(record_mutex_);
+  ++committed_;
+  record_.checkpoints = committed_;
+  record_.checkpoint_events = ready.record.checkpoint_events;
+  record_.events = ready.record.events;
 }
 
 CheckpointCoordinator::Ready CheckpointCoordinator::build(uint64_t id, std::vector<Contribution>& parts) {
@@ -186,10 +224,17 @@ CheckpointCoordinator::Ready CheckpointCoordinator::build(uint64_t id, std::vect
       batch.Put(store_.cf(Cf::node_state), node_state_key(record_.number, node), state);
     }
   batch.Put(store_.cf(Cf::checkpoints), run_prefix(record_.number), blob.bytes());
-  ++record_.checkpoints;
-  record_.checkpoint_events = events;
-  record_.events = std::max(record_.events, events);
-  put_run(batch, store_, record_);
+  // The record as it will be once this checkpoint is written.
+  RunRecord record;
+  {
+    std::lock_guard record_lock(record_mutex_);
+    record = record_;
+    record.checkpoints = committed_ + 1;
+  }
+  record.checkpoint_events = events;
+  record.events = std::max(record.events, events);
+  put_run(batch, store_, record);
+  ready.record = std::move(record);
   return ready;
 }
 

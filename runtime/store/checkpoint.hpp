@@ -8,8 +8,9 @@
 // synced RocksDB write batch. A crash at any moment leaves the previous checkpoint whole.
 //
 // Facts are written without RocksDB's log (they can be produced again), so a checkpoint is
-// committed on a thread of its own: it first flushes the facts to disk, then writes the batch,
-// while the pipeline goes on. Should a newer checkpoint complete meanwhile, it replaces the one
+// committed on a thread of its own: it first makes the files in the run folder durable (what
+// sinks wrote up to the cut; their states hold the offsets), then flushes the facts to disk,
+// then writes the batch, while the pipeline goes on. Should a newer checkpoint complete meanwhile, it replaces the one
 // still waiting.
 //
 //   node_state  run | node id    → the node's state blob
@@ -26,6 +27,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -77,13 +79,16 @@ class CheckpointCoordinator {
   // `contributors`: source groups + stages. A checkpoint is due when `every_ns` of wall clock or
   // `every_events` source events have passed since the previous one (0 turns either off).
   // `facts` (may be null): the sink whose chunks a checkpoint waits for before it commits.
-  CheckpointCoordinator(Store& store, FactSink* facts, RunRecord& record, size_t contributors, std::string pipeline_hash,
+  // `run_folder`: every regular file under it (the store's own folder aside) is synced before
+  // a checkpoint is written.
+  CheckpointCoordinator(Store& store, FactSink* facts, std::filesystem::path run_folder, RunRecord& record, size_t contributors, std::string pipeline_hash,
                         std::function<std::vector<std::string>()> symbols, int64_t every_ns, uint64_t every_events,
                         uint64_t first_id);
   ~CheckpointCoordinator();
 
-  // Called by a source group after it filled a batch: the id of a checkpoint the batch must
-  // carry, or 0. Each group carries each id once. Throws the failure of an earlier commit.
+  // Called by a source group after it filled a batch, with the events read by every group so
+  // far: the id of a checkpoint the batch must carry, or 0. Each group carries every id, once
+  // and in order. Throws the failure of an earlier commit.
   uint64_t poll(uint64_t& group_last_id, uint64_t events_total);
   // Hands in a contributor's part; the last one commits. Throws StoreError on a write failure.
   void contribute(uint64_t id, size_t contributor, Contribution c);
@@ -96,6 +101,7 @@ class CheckpointCoordinator {
  private:
   struct Ready {
     rocksdb::WriteBatch batch;
+    RunRecord record;  // the run record the batch writes
     uint64_t facts_ticket = 0;  // every chunk the checkpoint covers is queued up to here
   };
   Ready build(uint64_t id, std::vector<Contribution>& parts);
@@ -107,6 +113,7 @@ class CheckpointCoordinator {
   };
   Store& store_;
   FactSink* facts_;
+  std::filesystem::path run_folder_;
   RunRecord& record_;
   size_t contributors_;
   std::string pipeline_hash_;
@@ -118,6 +125,8 @@ class CheckpointCoordinator {
   std::chrono::steady_clock::time_point last_request_;
   uint64_t last_request_events_ = 0;
   std::map<uint64_t, Pending> pending_;
+  std::mutex record_mutex_;  // guards record_ and committed_ against the committer
+  uint64_t committed_ = 0;
   std::optional<Ready> ready_;  // completed, waiting for the committer
   bool committing_ = false;
   bool stopping_ = false;

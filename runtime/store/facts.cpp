@@ -43,7 +43,10 @@ constexpr size_t kPendingBytes = 4 << 20;
 
 }  // namespace
 
-const char* family_name(Family f) { return kFamilies[static_cast<size_t>(f)].name; }
+const char* family_name(Family f) {
+  const auto i = static_cast<size_t>(f);
+  return i < std::size(kFamilies) ? kFamilies[i].name : "unknown";
+}
 
 std::optional<Family> family_from_name(std::string_view name) {
   for (size_t i = 1; i < std::size(kFamilies); ++i)
@@ -51,7 +54,10 @@ std::optional<Family> family_from_name(std::string_view name) {
   return std::nullopt;
 }
 
-uint32_t payload_words(Family f) { return kFamilies[static_cast<size_t>(f)].words; }
+uint32_t payload_words(Family f) {
+  const auto i = static_cast<size_t>(f);
+  return i < std::size(kFamilies) ? kFamilies[i].words : 0;
+}
 
 std::string run_prefix(uint32_t run) { return KeyWriter().u32(run).take(); }
 
@@ -465,10 +471,45 @@ void FactWriter::restore(StateReader& r) {
   for (uint64_t& c : counts_) c = r.get<uint64_t>();
 }
 
+std::vector<FactWriter::Position> FactWriter::positions() const {
+  std::vector<Position> out;
+  for (const auto& s : series_) out.push_back({s->key, s->chunk, static_cast<uint32_t>(s->rows.size())});
+  return out;
+}
+
+void discard_after_checkpoint(Store& store, uint32_t run, const std::vector<FactWriter*>& writers) {
+  std::vector<FactWriter::Position> known;
+  for (const FactWriter* w : writers)
+    for (const auto& p : w->positions()) known.push_back(p);
+  rocksdb::WriteBatch batch;
+  // One seek per series: the first chunk key found names the series, then skip past it.
+  auto it = store.iterate(Cf::facts);
+  const std::string run_keys = run_prefix(run);
+  for (it->Seek(run_keys); it->Valid() && it->key().starts_with(run_keys);) {
+    const SeriesKey series = parse_chunk_key(std::string_view(it->key().data(), it->key().size()), nullptr);
+    const std::string series_begin = chunk_key(series, 0);
+    const std::string series_end = prefix_end(series_begin.substr(0, series_begin.size() - 4));
+    if (series.family != Family::events) {
+      const auto p = std::find_if(known.begin(), known.end(), [&](const auto& k) { return k.key == series; });
+      if (p == known.end()) {
+        batch.DeleteRange(store.cf(Cf::facts), series_begin, series_end);
+      } else {
+        // The partial chunk (rows > 0) is rewritten as it fills; chunks after it go.
+        const uint32_t keep = p->chunk + (p->rows > 0 ? 1 : 0);
+        batch.DeleteRange(store.cf(Cf::facts), chunk_key(series, keep), series_end);
+      }
+    }
+    it->Seek(series_end);
+  }
+  if (!it->status().ok()) throw StoreError("cannot read facts from " + store.path().string() + ": " + it->status().ToString());
+  if (batch.Count() > 0) store.write(batch, true, "cannot discard an abandoned attempt's facts in");
+}
+
 // ---- FactReader -------------------------------------------------------------------------------
 
 FactReader::FactReader(Store& store, uint32_t run, Family f, std::optional<uint32_t> symbol, int64_t from, int64_t to)
-    : it_(store.iterate(Cf::facts)),
+    : store_(store),
+      it_(store.iterate(Cf::facts)),
       prefix_(symbol ? symbol_prefix(run, f, *symbol) : family_prefix(run, f)),
       family_(f),
       from_(from),
@@ -482,13 +523,19 @@ bool FactReader::load_chunk() {
     it_->Next();
   }
   if (!it_->Valid() || !it_->key().starts_with(prefix_)) {
-    if (!it_->status().ok()) throw StoreError("cannot read facts: " + it_->status().ToString());
+    if (!it_->status().ok())
+      throw StoreError("cannot read facts from " + store_.path().string() + ": " + it_->status().ToString() +
+                       " (the database is damaged; keep a copy and start a new run folder)");
     return false;
   }
   series_ = parse_chunk_key(std::string_view(it_->key().data(), it_->key().size()), nullptr);
   rows_.clear();
   pos_ = 0;
-  decode_chunk(std::string_view(it_->value().data(), it_->value().size()), family_, rows_);
+  try {
+    decode_chunk(std::string_view(it_->value().data(), it_->value().size()), family_, rows_);
+  } catch (const StoreError& e) {
+    throw StoreError(std::string(e.what()) + " in " + store_.path().string());
+  }
   return true;
 }
 

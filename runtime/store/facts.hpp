@@ -189,6 +189,14 @@ class FactWriter {
   void save(StateWriter& w) const;
   void restore(StateReader& r);
 
+  // Where each series stands: (series, chunk being filled, rows in it).
+  struct Position {
+    SeriesKey key;
+    uint32_t chunk;
+    uint32_t rows;
+  };
+  std::vector<Position> positions() const;
+
   // Rows recorded per family since the start of the run (restored on resume).
   const std::array<uint64_t, static_cast<size_t>(Family::count_)>& counts() const { return counts_; }
 
@@ -213,6 +221,12 @@ class FactWriter {
   std::array<uint64_t, static_cast<size_t>(Family::count_)> counts_{};
 };
 
+// On resume, after every writer was restored: removes what an abandoned attempt wrote past the
+// checkpoint (chunks after each series' position, and series the checkpoint does not know), so
+// that the resumed run cannot leave rows of another attempt behind. The runtime's `events`
+// family is kept: each attempt has its own series there.
+void discard_after_checkpoint(Store& store, uint32_t run, const std::vector<FactWriter*>& writers);
+
 // One decoded row with its series, for reading back.
 struct Fact {
   SeriesKey series;
@@ -224,11 +238,12 @@ struct Fact {
 class FactReader {
  public:
   FactReader(Store& store, uint32_t run, Family f, std::optional<uint32_t> symbol, int64_t from, int64_t to);
-  // False at the end.
+  // False at the end. Throws StoreError naming the database when what it reads is damaged.
   bool next(Fact& out);
 
  private:
   bool load_chunk();
+  Store& store_;
   std::unique_ptr<rocksdb::Iterator> it_;
   std::string prefix_;
   Family family_;

@@ -101,6 +101,7 @@ std::map<uint32_t, std::string> load_names(Store& store, uint32_t run) {
     k.u8(), k.u8(), k.u8(), k.u32();
     names[k.u32()] = it->value().ToString();
   }
+  if (!it->status().ok()) throw StoreError("cannot read symbol names in " + store.path().string() + ": " + it->status().ToString());
   return names;
 }
 

@@ -125,7 +125,7 @@ TEST_CASE("qflow refuses --set of an undeclared variable, with a suggestion") {
   CHECK_THAT(o.text, Catch::Contains("E0302 --set fsat: the pipeline declares no variable 'fsat' (did you mean 'fast'?)"));
 }
 
-TEST_CASE("qflow nodes lists every node type; --markdown equals the committed docs/nodes.md") {
+TEST_CASE("qflow nodes lists every node type, --markdown equals the committed docs/nodes.md") {
   const Output json = run_cli("nodes --json");
   REQUIRE(json.code == 0);
   const auto j = nlohmann::json::parse(json.text);

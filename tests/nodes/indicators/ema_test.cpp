@@ -4,8 +4,10 @@
 
 #include <cmath>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 using qflow::testing::NodeHarness;
@@ -62,7 +64,7 @@ TEST_CASE("indicator.ema: hand-worked values and warm-up") {
   CHECK(h.push(0, close_bar(4, 5)).at(0).ev.u.value.value == 5.25);
 }
 
-TEST_CASE("indicator.ema: period 1 follows the input; field and value inputs") {
+TEST_CASE("indicator.ema: period 1 follows the input, field and value inputs") {
   NodeHarness one(plugin_path("qflow_indicators"), "indicator.ema", {{"period", "1"}}, {{"in", "bars"}});
   CHECK(one.push(0, close_bar(7, 1)).at(0).ev.u.value.value == 7.0);
   CHECK(one.push(0, close_bar(-2, 2)).at(0).ev.u.value.value == -2.0);
@@ -122,6 +124,47 @@ TEST_CASE("indicator.ema: restore then continue equals never stopping") {
   }
   NodeHarness h(plugin_path("qflow_indicators"), "indicator.ema", {{"period", "4"}}, {{"in", "bars"}});
   CHECK_THROWS_WITH(h.restore_state(std::string(3, 'x')), "node state is truncated");
+}
+
+TEST_CASE("indicator.ema: resumed before any input, mid-warm-up, after it and at the end, by event or batch") {
+  std::mt19937_64 rng(4);
+  std::uniform_real_distribution<double> px(90, 110);
+  std::vector<qf_event> bars;
+  for (int i = 0; i < 30; ++i) bars.push_back(close_bar(px(rng), i + 1));
+  const auto make = [] {
+    return NodeHarness(plugin_path("qflow_indicators"), "indicator.ema", {{"period", "5"}}, {{"in", "bars"}});
+  };
+  using Seen = std::vector<std::tuple<uint32_t, int64_t, double>>;  // symbol, time, value
+  const auto record = [](Seen& to, const std::vector<qflow::testing::Output>& out) {
+    for (const auto& o : out) to.emplace_back(o.ev.symbol, o.ev.time_ns, o.ev.u.value.value);
+  };
+  Seen want;
+  {
+    NodeHarness whole = make();
+    whole.start();
+    for (const qf_event& b : bars) record(want, whole.push(0, b));
+  }
+  REQUIRE(want.size() == bars.size() - 4);
+  for (size_t cut = 0; cut <= bars.size(); ++cut) {
+    for (const bool batch : {false, true}) {
+      INFO("cut before input " << cut << (batch ? ", the rest as one batch" : ""));
+      Seen got;
+      std::string state;
+      {
+        NodeHarness first = make();
+        first.start();
+        for (size_t i = 0; i < cut; ++i) record(got, first.push(0, bars[i]));
+        state = first.save_state();
+      }
+      NodeHarness second = make();
+      second.restore_state(state);
+      second.start();
+      if (batch && cut < bars.size())
+        record(got, second.push_batch(0, {bars.begin() + static_cast<std::ptrdiff_t>(cut), bars.end()}));
+      for (size_t i = cut; i < bars.size() && !batch; ++i) record(got, second.push(0, bars[i]));
+      CHECK(got == want);
+    }
+  }
 }
 
 TEST_CASE("indicator.ema: on_batch answers each input with the value on_event would give, under its seq") {

@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <random>
+#include <tuple>
+#include <vector>
 
 using qflow::testing::HarnessSlot;
 using qflow::testing::NodeHarness;
@@ -76,6 +78,47 @@ TEST_CASE("indicator.sma: restore then continue equals never stopping") {
     for (auto& o : second.push(0, close_bar(x[i], static_cast<int64_t>(i + 1)))) b.push_back(o.ev.u.value.value);
   CHECK(a == b);
   CHECK_THROWS_WITH(second.restore_state(std::string(3, 'x')), "node state is truncated");
+}
+
+TEST_CASE("indicator.sma: resumed before any input, mid-warm-up, after it and at the end, by event or batch") {
+  std::mt19937_64 rng(4);
+  std::uniform_real_distribution<double> px(90, 110);
+  std::vector<qf_event> bars;
+  for (int i = 0; i < 30; ++i) bars.push_back(close_bar(px(rng), i + 1));
+  const auto make = [] {
+    return NodeHarness(plugin_path("qflow_indicators"), "indicator.sma", {{"period", "7"}}, {{"in", "bars"}});
+  };
+  using Seen = std::vector<std::tuple<uint32_t, int64_t, double>>;  // symbol, time, value
+  const auto record = [](Seen& to, const std::vector<qflow::testing::Output>& out) {
+    for (const auto& o : out) to.emplace_back(o.ev.symbol, o.ev.time_ns, o.ev.u.value.value);
+  };
+  Seen want;
+  {
+    NodeHarness whole = make();
+    whole.start();
+    for (const qf_event& b : bars) record(want, whole.push(0, b));
+  }
+  REQUIRE(want.size() == bars.size() - 6);
+  for (size_t cut = 0; cut <= bars.size(); ++cut) {
+    for (const bool batch : {false, true}) {
+      INFO("cut before input " << cut << (batch ? ", the rest as one batch" : ""));
+      Seen got;
+      std::string state;
+      {
+        NodeHarness first = make();
+        first.start();
+        for (size_t i = 0; i < cut; ++i) record(got, first.push(0, bars[i]));
+        state = first.save_state();
+      }
+      NodeHarness second = make();
+      second.restore_state(state);
+      second.start();
+      if (batch && cut < bars.size())
+        record(got, second.push_batch(0, {bars.begin() + static_cast<std::ptrdiff_t>(cut), bars.end()}));
+      for (size_t i = cut; i < bars.size() && !batch; ++i) record(got, second.push(0, bars[i]));
+      CHECK(got == want);
+    }
+  }
 }
 
 TEST_CASE("indicator.sma: on_batch answers each input with the value on_event would give, under its seq") {

@@ -79,6 +79,7 @@ TEST_CASE("sink.table_csv: every printed number reads back to the same double") 
                                -2.5e-12, 1e21, 123456789012345678.0, 0.000123};
   {
     NodeHarness h(plugin_path("qflow_sinks"), "sink.table_csv", {{"file", "x.csv"}}, {{"in", "x", kValue}}, dir);
+    h.start();
     const uint32_t s = h.intern("S");
     for (size_t i = 0; i < xs.size(); ++i) h.push(0, qflow::make_value(s, xs[i], static_cast<int64_t>(i + 1)));
     h.stop();
@@ -99,6 +100,7 @@ TEST_CASE("sink.table_csv: layouts from declared kinds, and what is refused") {
   const std::string dir = fresh_dir("table_layouts");
   SECTION("an output that may produce any kind gets one value column") {
     NodeHarness h(plugin_path("qflow_sinks"), "sink.table_csv", {}, {{"in", "lua.out"}, {"in", "feed", QF_KINDS_MARKET}}, dir);
+    h.start();
     const uint32_t s = h.intern("ETH");
     h.cycle({{1, qflow::make_bar(s, 5'000'000'000, 1, 2, 0.5, 1.5, 10, 60)}, {0, signal(s, 0.25, 1, 5'000'000'000)}});
     CHECK_THROWS_WITH(h.push(0, qflow::make_bar(s, 6'000'000'000, 1, 1, 1, 1, 1, 60)),
@@ -110,6 +112,7 @@ TEST_CASE("sink.table_csv: layouts from declared kinds, and what is refused") {
   }
   SECTION("labels that need quoting are quoted") {
     NodeHarness h(plugin_path("qflow_sinks"), "sink.table_csv", {}, {{"in", "a,b", kValue}, {"in", "q\"t", kBar}}, dir);
+    h.start();
     h.stop();
     CHECK(read_text(std::filesystem::path(dir) / "table.csv") ==
           "time,symbol,\"a,b\",\"q\"\"t.open\",\"q\"\"t.high\",\"q\"\"t.low\",\"q\"\"t.close\",\"q\"\"t.volume\"\n");

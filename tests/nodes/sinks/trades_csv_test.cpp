@@ -55,6 +55,7 @@ TEST_CASE("sink.trades_csv: a long trip and a short trip") {
 TEST_CASE("sink.trades_csv: partial entries and exits use the average cost") {
   const std::string dir = fresh_dir("trades_partial");
   NodeHarness h = trades_node(dir);
+  h.start();
   const uint32_t spy = h.intern("SPY");
   h.push(0, fill(spy, at("2024-03-01T14:30:00Z"), QF_SIDE_BUY, 1, 100, 1));   // avg 100
   h.push(0, fill(spy, at("2024-03-01T14:31:00Z"), QF_SIDE_BUY, 3, 104, 1));   // avg (100 + 312) / 4 = 103
@@ -71,6 +72,7 @@ TEST_CASE("sink.trades_csv: partial entries and exits use the average cost") {
 TEST_CASE("sink.trades_csv: a reversing fill is split and its commission prorated") {
   const std::string dir = fresh_dir("trades_reversal");
   NodeHarness h = trades_node(dir);
+  h.start();
   const uint32_t x = h.intern("X"), y = h.intern("Y");
   // Long 100, sell 150: 100 close the long (commission 3 * 100/150 = 2), 50 open a short (1).
   h.push(0, fill(x, at("2024-01-01T00:00:00Z"), QF_SIDE_BUY, 100, 10, 1));
@@ -92,6 +94,7 @@ TEST_CASE("sink.trades_csv: a reversing fill is split and its commission prorate
 TEST_CASE("sink.trades_csv: interleaved symbols, open trips left out") {
   const std::string dir = fresh_dir("trades_interleaved");
   NodeHarness h = trades_node(dir, {{"file", "reports/trips.csv"}});
+  h.start();
   const uint32_t a = h.intern("A"), b = h.intern("EUR,USD"), c = h.intern("C");
   h.push(0, fill(a, at("2024-01-01T00:00:01Z"), QF_SIDE_BUY, 1, 10));
   h.push(0, fill(b, at("2024-01-01T00:00:02Z"), QF_SIDE_SELL, 2, 20));
@@ -109,6 +112,7 @@ TEST_CASE("sink.trades_csv: interleaved symbols, open trips left out") {
 TEST_CASE("sink.trades_csv: fractional quantities that sum inexactly still close the trip") {
   const std::string dir = fresh_dir("trades_fractional");
   NodeHarness h = trades_node(dir);
+  h.start();
   const uint32_t s = h.intern("ETHUSDT");
   REQUIRE(0.1 + 0.2 != 0.3);  // the premise: held 0.30000000000000004, sold 0.3
   h.push(0, fill(s, at("2024-01-01T00:00:00Z"), QF_SIDE_BUY, 0.1, 100));
@@ -136,6 +140,7 @@ TEST_CASE("sink.trades_csv: matches cash-flow accounting on a random fill stream
   // step; over a flat-to-flat trip the last two agree.
   const std::string dir = fresh_dir("trades_random");
   NodeHarness h = trades_node(dir);
+  h.start();
   const uint32_t sym = h.intern("R");
   std::mt19937_64 rng(11);
   std::uniform_int_distribution<int> qty(1, 7), side(0, 1), ticks(3600, 4400);
@@ -192,6 +197,7 @@ TEST_CASE("sink.trades_csv: rows survive a run that never reaches stop") {
   const std::string dir = fresh_dir("trades_no_stop");
   {
     NodeHarness h = trades_node(dir);
+    h.start();
     const uint32_t s = h.intern("S");
     h.push(0, fill(s, at("2024-01-01T00:00:00Z"), QF_SIDE_BUY, 1, 1.5));
     h.push(0, fill(s, at("2024-01-01T00:01:00Z"), QF_SIDE_SELL, 1, 2));
@@ -203,6 +209,7 @@ TEST_CASE("sink.trades_csv: rows survive a run that never reaches stop") {
 TEST_CASE("sink.trades_csv: malformed fills and unwritable files are errors") {
   const std::string dir = fresh_dir("trades_errors");
   NodeHarness h = trades_node(dir);
+  h.start();
   CHECK_THROWS_WITH(h.push(0, fill(1, 1, QF_SIDE_BUY, 0, 10)), Catch::Contains("positive quantity"));
   CHECK_THROWS_WITH(h.push(0, fill(1, 1, 0, 1, 10)), Catch::Contains("side 0"));
   CHECK_THROWS_WITH(h.push(0, qflow::make_bar(1, 1, 1, 1, 1, 1, 1, 60)), Catch::Contains("got a bar event"));

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -433,6 +434,45 @@ TEST_CASE("source.csv_bars: restore mid-file continues exactly where the saved i
       second.restore_state(state);
     }
     for (const auto& e : drain(second, 333)) got.push_back(e);
+    REQUIRE(got.size() == want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      REQUIRE(got[i].time_ns == want[i].time_ns);
+      REQUIRE(std::memcmp(&got[i].u.bar, &want[i].u.bar, sizeof(qf_bar)) == 0);
+    }
+    CHECK(second.progress() == 1.0);
+  }
+}
+
+TEST_CASE("source.csv_bars: resumed before the first bar, mid-file and after the last equals never stopping") {
+  NodeHarness whole(plugin_path("qflow_sources"), "source.csv_bars", csv_params(kOrcl));
+  whole.start();
+  const auto want = drain(whole, 500);
+  REQUIRE(want.size() == 5036);
+  for (const size_t cut : {0u, 1u, 2518u, 5035u, 5036u}) {
+    INFO("cut before bar " << cut);
+    std::vector<qf_event> got;
+    std::string state;
+    {
+      NodeHarness first(plugin_path("qflow_sources"), "source.csv_bars", csv_params(kOrcl));
+      first.start();
+      while (got.size() < cut)
+        for (const auto& o : first.produce(static_cast<uint32_t>(std::min<size_t>(1000, cut - got.size())), nullptr))
+          got.push_back(o.ev);
+      if (cut == want.size()) {  // the end seen, not just reached
+        SourceStatus st = SourceStatus::more;
+        CHECK(first.produce(1, &st).empty());
+        CHECK(st == SourceStatus::done);
+      }
+      state = first.save_state();
+    }
+    NodeHarness second(plugin_path("qflow_sources"), "source.csv_bars", csv_params(kOrcl));
+    second.intern("a symbol only this process knows");  // ORCL gets another id
+    second.restore_state(state);
+    second.start();
+    for (qf_event e : drain(second, 333)) {
+      CHECK(second.lookup(e.symbol) == "ORCL");
+      got.push_back(e);
+    }
     REQUIRE(got.size() == want.size());
     for (size_t i = 0; i < want.size(); ++i) {
       REQUIRE(got[i].time_ns == want[i].time_ns);

@@ -181,6 +181,36 @@ TEST_CASE("source.synthetic_bars: restore mid-stream equals never stopping") {
   CHECK_THROWS_WITH(shorter.restore_state(state), Catch::Contains("past the configured number of bars"));
 }
 
+TEST_CASE("source.synthetic_bars: resumed before the first bar, mid-stream and after the last equals never stopping") {
+  const std::map<std::string, std::string> p{{"bars", "300"}, {"seed", "5"}, {"volatility", "0.02"}, {"symbol", "SYN.X"}};
+  auto whole = synthetic(p);
+  whole.start();
+  const auto want = drain(whole, 1);
+  REQUIRE(want.size() == 300);
+  for (const size_t cut : {0u, 1u, 150u, 299u, 300u}) {
+    INFO("cut before bar " << cut);
+    std::vector<qf_event> got;
+    std::string state;
+    {
+      auto first = synthetic(p);
+      first.start();
+      for (size_t i = 0; i < cut; ++i)
+        for (const auto& o : first.produce(1, nullptr)) got.push_back(o.ev);
+      state = first.save_state();
+    }
+    auto second = synthetic(p);
+    second.intern("a symbol only this process knows");  // the bars' symbol gets another id
+    second.restore_state(state);
+    second.start();
+    for (qf_event e : drain(second, 7)) {
+      CHECK(second.lookup(e.symbol) == "SYN.X");
+      e.symbol = want[0].symbol;
+      got.push_back(e);
+    }
+    CHECK(same_bars(got, want));
+  }
+}
+
 TEST_CASE("source.synthetic_bars: RandomWalk generates in memory the node's bars") {
   auto h = synthetic({{"bars", "10000"}, {"seed", "7"}, {"start_price", "250"}, {"volatility", "0.02"}, {"drift", "0.0001"}});
   h.start();
