@@ -20,6 +20,10 @@ RunLedger::RunLedger(const Graph& graph, const std::string& output_dir, std::str
   hash_ = pipeline_hash(graph);
   if (run_id.empty()) run_id = default_run_id(graph, hash_);
   const std::filesystem::path db = std::filesystem::path(output_dir) / store::kStoreDir;
+  std::error_code ec;
+  if (resume && !std::filesystem::exists(db / "CURRENT", ec))
+    throw store::StoreError("there is no database at " + db.string() + ", so no run '" + run_id +
+                            "' to resume: is the output folder right? Run without --resume to start it");
   store_ = store::Store::open(db, store::Store::Mode::read_write);
 
   std::optional<store::RunRecord> existing = store::load_run(*store_, run_id);

@@ -377,6 +377,69 @@ TEST_CASE("A damaged database is refused with a message naming it, never a crash
   }
 }
 
+TEST_CASE("A Lua strategy whose state cannot be saved fails the run at its first checkpoint, naming the key") {
+  const std::string dir = fresh_dir("resume_lua_state");
+  const std::string script = dir + "/keeps_a_function.lua";
+  std::ofstream(script) << "function on_bar(bar)\n  state.n = (state.n or 0) + 1\n  state.callback = print\nend\n";
+  const std::string pipeline = dir + "/lua_state.yaml";
+  std::ofstream(pipeline) << R"(name: lua_state
+output: ${out}
+engine:
+  checkpoint_every: 0
+  checkpoint_events: 5000
+variables: {out: out}
+nodes:
+  - id: bars
+    type: source.synthetic_bars
+    params: {bars: 20000, symbol: SYN, interval: 1m, seed: 2}
+  - id: strategy
+    type: lua
+    inputs: [bars]
+    params: {script: )" << script << R"(}
+  - id: broker
+    type: executor.paper
+    inputs: {market: bars, orders: strategy}
+  - id: summary
+    type: sink.summary
+    inputs: {account: broker.account}
+    params: {print: false}
+)";
+  const std::string out = dir + "/out";
+  REQUIRE(run_qflow({"run", "--no-progress", pipeline, "--set", "out=" + out}, dir + "/run.log") == 3);
+  const std::string log = read_file(dir + "/run.log");
+  INFO(log);
+  CHECK(log.find(script + ": cannot save state: state.callback holds a function") != std::string::npos);
+  // The failure is on record, with the facts written before it.
+  const nlohmann::json runs = runs_json(out);
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0]["status"] == "failed");
+  CHECK(runs[0]["error"].get<std::string>().find("state.callback") != std::string::npos);
+  CHECK(runs[0]["checkpoints"] == 0);
+  REQUIRE(run_qflow({"export", out, "events"}, dir + "/events.csv") == 0);
+  CHECK(read_file(dir + "/events.csv").find("state.callback holds a function") != std::string::npos);
+  REQUIRE(run_qflow({"export", out, "bars", "-o", dir + "/bars.csv"}, dir + "/export.log") == 0);
+  CHECK(read_csv(dir + "/bars.csv").size() > 5000);
+}
+
+TEST_CASE("A missing run folder gets a message from every command, and --resume creates no database") {
+  const std::string dir = fresh_dir("resume_missing");
+  const std::string pipeline = write_pipeline(dir);
+  const std::string missing = dir + "/nowhere";
+  for (const auto& args : std::vector<std::vector<std::string>>{{"runs", missing}, {"query", missing, "fills"},
+                                                                {"export", missing, "bars"}}) {
+    const int code = run_qflow(args, dir + "/missing.log");
+    const std::string log = read_file(dir + "/missing.log");
+    INFO(args[0] << ": " << log);
+    CHECK(code == 3);
+    CHECK(log.find("no run folder " + missing) != std::string::npos);
+  }
+  auto resume = run_args(pipeline, missing, "native", "1000");
+  resume.push_back("--resume");
+  REQUIRE(run_qflow(resume, dir + "/resume.log") == 3);
+  CHECK(read_file(dir + "/resume.log").find("no run 'crash_test-") != std::string::npos);
+  CHECK(!fs::exists(missing + "/qflow.db"));
+}
+
 TEST_CASE("qflow query and export give the numbers the run's CSV table holds") {
   const std::string dir = fresh_dir("store_query");
   const std::string pipeline = write_pipeline(dir);
