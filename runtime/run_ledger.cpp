@@ -64,6 +64,7 @@ RunLedger::RunLedger(const Graph& graph, const std::string& output_dir, std::str
     record_.number = existing ? existing->number : store::next_run_number(*store_);
     if (existing) {
       spdlog::info("replacing run '{}' in {}", run_id, db.string());
+      store_->drop_files(store::Cf::facts, store::run_prefix(record_.number));
       store::clear_run(batch, *store_, record_.number);
     }
     record_.status = "running";

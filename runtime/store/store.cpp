@@ -26,16 +26,20 @@ rocksdb::ColumnFamilyOptions cf_options(Cf c) {
   rocksdb::ColumnFamilyOptions o;
   o.compression = best_compression();
   if (c == Cf::facts) {
-    // Facts arrive as chunks of up to a few hundred KiB, already compact (facts.hpp). They
-    // live in blob files, so that compaction rewrites only the keys; the tables hold keys and
-    // are checksummed with XXH3 (Debian's RocksDB computes CRC32C in software). Measured on
-    // the benchmark, 16 MiB memtables did better than 64 MiB ones (BENCHMARKS.md).
+    // Facts arrive as chunks of up to a few hundred KiB, already compact (facts.hpp), and are
+    // written once: they are never compacted (FIFO style, nothing ever expires). Each process
+    // writes one run, so a run's facts sit in files of their own, which replacing the run
+    // drops whole (Store::drop_files). Tables are checksummed with XXH3, as Debian's RocksDB
+    // computes CRC32C in software. Measured against blob files and leveled compaction in
+    // BENCHMARKS.md.
     o.write_buffer_size = 16 << 20;
     o.max_write_buffer_number = 4;
     o.compression = rocksdb::kNoCompression;
-    o.enable_blob_files = true;
-    o.min_blob_size = 1024;
-    o.blob_compression_type = rocksdb::kNoCompression;
+    o.compaction_style = rocksdb::kCompactionStyleFIFO;
+    o.compaction_options_fifo.max_table_files_size = UINT64_MAX;
+    o.compaction_options_fifo.allow_compaction = false;
+    o.level0_slowdown_writes_trigger = 1 << 20;
+    o.level0_stop_writes_trigger = 1 << 20;
     rocksdb::BlockBasedTableOptions t;
     t.checksum = rocksdb::kXXH3;
     t.block_size = 256 << 10;
@@ -174,6 +178,14 @@ std::optional<std::string> Store::get(Cf c, std::string_view key) {
 
 std::unique_ptr<rocksdb::Iterator> Store::iterate(Cf c) {
   return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), cf(c)));
+}
+
+void Store::drop_files(Cf c, const std::string& prefix) {
+  if (read_only_) throw StoreError("the database " + path_.string() + " is open read-only");
+  const std::string end = prefix_end(prefix);
+  const rocksdb::Slice begin_key(prefix), end_key(end);
+  const rocksdb::Status st = rocksdb::DeleteFilesInRange(db_.get(), cf(c), &begin_key, end.empty() ? nullptr : &end_key);
+  if (!st.ok()) fail("cannot drop files of", st);
 }
 
 void Store::delete_prefix(rocksdb::WriteBatch& batch, Cf c, const std::string& prefix) {

@@ -26,7 +26,7 @@
 namespace qflow::store {
 
 inline constexpr const char* kStoreDir = "qflow.db";
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;  // 2: chunk layout 3, facts never compacted (FIFO)
 
 // Every failure of the store: the message names the database and the reason.
 struct StoreError : std::runtime_error {
@@ -61,6 +61,9 @@ class Store {
   void flush_facts();
   std::optional<std::string> get(Cf c, std::string_view key);
   std::unique_ptr<rocksdb::Iterator> iterate(Cf c);
+  // Removes the table files holding only keys that start with `prefix` (space back at once;
+  // what shares a file with other keys stays until delete_prefix hides it).
+  void drop_files(Cf c, const std::string& prefix);
   // Deletes every key of `c` that starts with `prefix`.
   void delete_prefix(rocksdb::WriteBatch& batch, Cf c, const std::string& prefix);
 

@@ -85,7 +85,7 @@ TEST_CASE("store: read_write creates a qflow database of the current format, whi
     auto store = Store::open(db, Store::Mode::read_write);
     CHECK(store->path() == db);
     CHECK_FALSE(store->read_only());
-    CHECK(store->get(Cf::meta, "format") == std::optional<std::string>("1"));
+    CHECK(store->get(Cf::meta, "format") == std::optional<std::string>("2"));
     rocksdb::WriteBatch b;
     b.Put(store->cf(Cf::node_state), "n", "state");
     b.Put(store->cf(Cf::checkpoints), "c", "checkpoint");
@@ -134,16 +134,16 @@ TEST_CASE("store: a database of another format version is refused, naming both v
   const fs::path db = tmp / "db";
   {
     auto store = Store::open(db, Store::Mode::read_write);
-    REQUIRE(store->db().Put(rocksdb::WriteOptions(), store->cf(Cf::meta), "format", "2").ok());
+    REQUIRE(store->db().Put(rocksdb::WriteOptions(), store->cf(Cf::meta), "format", "1").ok());
   }
   for (auto mode : {Store::Mode::read_write, Store::Mode::read_only}) {
     INFO((mode == Store::Mode::read_write ? "read_write" : "read_only"));
     CHECK_THROWS_MATCHES(Store::open(db, mode), StoreError,
-                         Catch::Matchers::Message(db.string() + " was written by store format 2; this qflow reads format 1 only. "
+                         Catch::Matchers::Message(db.string() + " was written by store format 1; this qflow reads format 2 only. "
                                                                 "It was not changed: read it with the qflow that wrote it, "
                                                                 "or start a new run folder"));
   }
-  CHECK(raw_meta(db).at("format") == "2");
+  CHECK(raw_meta(db).at("format") == "1");
 }
 
 TEST_CASE("store: a RocksDB database without qflow's column families is refused and left alone") {
