@@ -53,6 +53,13 @@
  *  5. State. `save_state` writes the node's mutable state through a writer; `restore_state`
  *     reads it back into a freshly created node with the same parameters. Restoring and
  *     continuing must produce exactly what the node would have produced without stopping.
+ *     The host saves every node between two batches (a checkpoint) and, on resume, calls
+ *     `restore_state` right after `create` and before `start`; what a restored node emits
+ *     from `start` is dropped, as it was delivered before the checkpoint. A node without
+ *     `save_state` is taken to have no state. A node writing a file in the run's output folder
+ *     flushes it in `save_state` and saves its length: the host makes the folder's files
+ *     durable before it commits the checkpoint, and the restored node truncates the file to
+ *     that length. Symbol ids are per process: save names, not ids.
  *
  *  6. Errors. A callback that fails calls `host->report_error` with a message and returns
  *     QF_ERROR; the pipeline's error policy decides what happens next. `stop` is called once
