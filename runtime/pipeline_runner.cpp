@@ -192,15 +192,31 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     events_writer = make_writer();
   }
   // The runtime's own events, one series per attempt of the run (they are not checkpointed).
+  // They are written when the attempt ends: interning their texts earlier would give the
+  // symbols a resumed run interns later other ids than an uninterrupted run gives them.
+  struct RuntimeEventRecord {
+    store::RuntimeEvent what;
+    int32_t level;
+    std::string text;
+    int64_t time_ns;
+  };
+  std::vector<RuntimeEventRecord> runtime_events;
   auto record_event = [&](store::RuntimeEvent what, int32_t level, const std::string& text) {
     if (!events_writer) return;
-    qf_event e{};
-    e.kind = QF_KIND_ALERT;
-    e.time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    e.u.alert.level = level;
-    e.u.alert.code = static_cast<uint32_t>(what);
-    e.u.alert.text = services.symbols.intern(text);
-    events_writer->record_in(store::Family::events, e, store::kRuntimeNode, static_cast<uint16_t>(ledger->record().resumes));
+    runtime_events.push_back({what, level, text,
+                              std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch()).count()});
+  };
+  auto write_runtime_events = [&] {
+    for (const RuntimeEventRecord& r : runtime_events) {
+      qf_event e{};
+      e.kind = QF_KIND_ALERT;
+      e.time_ns = r.time_ns;
+      e.u.alert.level = r.level;
+      e.u.alert.code = static_cast<uint32_t>(r.what);
+      e.u.alert.text = services.symbols.intern(r.text);
+      events_writer->record_in(store::Family::events, e, store::kRuntimeNode, static_cast<uint16_t>(ledger->record().resumes));
+    }
   };
   // Contributors to a checkpoint: source groups first, then stages, in plan order.
   const size_t contributors = groups.size() + stages.size();
@@ -432,6 +448,7 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
   } else if (options.interrupted && options.interrupted->load()) {
     record_event(store::RuntimeEvent::interrupted, QF_LOG_WARN, "interrupted after " + std::to_string(result.events) + " events");
   }
+  write_runtime_events();
   std::map<std::string, uint64_t> fact_counts;
   for (auto& w : writers) {
     try {
