@@ -174,16 +174,21 @@ nlohmann::json runs_json(const std::string& out) {
 }
 
 // Kills a run at random moments, resuming after each kill, then lets the last one finish.
-// Returns how many kills landed while the run was still going.
-int crash_and_resume(const std::string& pipeline, const std::string& out, const std::string& strategy,
-                     const std::string& bars, double reference_seconds, uint32_t seed) {
+// Returns how many kills landed while the run was still going, and how many after a checkpoint.
+struct Crashes {
+  int landed = 0;           // kills that landed while the run was going
+  int after_checkpoint = 0;  // of those, kills after a checkpoint was committed (a real resume)
+};
+
+Crashes crash_and_resume(const std::string& pipeline, const std::string& out, const std::string& strategy,
+                         const std::string& bars, double reference_seconds, uint32_t seed) {
   std::mt19937 rng(seed);
   // The first kill anywhere in the run; later ones early, as less is left each time.
   std::uniform_real_distribution<double> first(0.1 * reference_seconds, 0.8 * reference_seconds);
   std::uniform_real_distribution<double> later(0.02 * reference_seconds, 0.2 * reference_seconds);
-  int landed = 0;
+  Crashes crashes;
   std::vector<std::string> args = run_args(pipeline, out, strategy, bars);
-  for (int attempt = 0; attempt < 6 && landed < 3; ++attempt) {
+  for (int attempt = 0; attempt < 6 && crashes.landed < 3; ++attempt) {
     const double delay = attempt == 0 ? first(rng) : later(rng);
     const Child c = spawn(args, out + "/attempt" + std::to_string(attempt) + ".log");
     const auto t0 = Clock::now();
@@ -200,7 +205,7 @@ int crash_and_resume(const std::string& pipeline, const std::string& out, const 
       // It finished before the kill: nothing left to resume.
       REQUIRE(WIFEXITED(status));
       REQUIRE(WEXITSTATUS(status) == 0);
-      return landed;
+      return crashes;
     }
     kill(c.pid, SIGKILL);
     waitpid(c.pid, &status, 0);
@@ -212,16 +217,17 @@ int crash_and_resume(const std::string& pipeline, const std::string& out, const 
     }
     REQUIRE(runs.size() == 1);
     const std::string state = runs[0]["status"];
-    if (state == "completed") return landed;  // killed while exiting, after the run was closed
+    if (state == "completed") return crashes;  // killed while exiting, after the run was closed
     // The record says the run did not end; the next attempt resumes it.
     CHECK(state.rfind("crashed", 0) == 0);
-    ++landed;
+    ++crashes.landed;
+    if (runs[0]["checkpoints"].get<int>() > 0) ++crashes.after_checkpoint;
     if (args.back() != "--resume") args.push_back("--resume");
   }
   const int code = run_qflow(args, out + "/final.log");
   INFO(read_file(out + "/final.log"));
   REQUIRE(code == 0);
-  return landed;
+  return crashes;
 }
 
 }  // namespace
@@ -245,13 +251,15 @@ TEST_CASE("A backtest killed with SIGKILL at random moments and resumed gives th
       fs::create_directories(crashed);
       const uint32_t seed = std::random_device{}();
       INFO("round " << round << ": kill times drawn with seed " << seed << " over a " << seconds << " s run");
-      landed = crash_and_resume(pipeline, crashed, strategy, bars, seconds, seed);
+      const Crashes crashes = crash_and_resume(pipeline, crashed, strategy, bars, seconds, seed);
+      landed = crashes.landed;
       require_same_outputs(reference, crashed);
       const nlohmann::json runs = runs_json(crashed);
       REQUIRE(runs.size() == 1);
       CHECK(runs[0]["status"] == "completed");
       CHECK(runs[0]["events"].get<long long>() == std::stoll(bars));
-      if (landed > 0) CHECK(runs[0]["resumes"].get<int>() >= 1);
+      // A crash before the first checkpoint starts the run over; after one, the run resumes.
+      if (crashes.after_checkpoint > 0) CHECK(runs[0]["resumes"].get<int>() >= 1);
     }
     CHECK(landed >= 2);
   }
