@@ -173,12 +173,12 @@ nlohmann::json runs_json(const std::string& out) {
   return nlohmann::json::parse(read_file(log));
 }
 
-// Kills a run at random moments, resuming after each kill, then lets the last one finish.
-// Returns how many kills landed while the run was still going, and how many after a checkpoint.
 struct Crashes {
   int landed = 0;           // kills that landed while the run was going
   int after_checkpoint = 0;  // of those, kills after a checkpoint was committed (a real resume)
 };
+
+// Kills a run at random moments, resuming after each kill, then lets the last one finish.
 
 Crashes crash_and_resume(const std::string& pipeline, const std::string& out, const std::string& strategy,
                          const std::string& bars, double reference_seconds, uint32_t seed) {
