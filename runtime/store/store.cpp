@@ -27,7 +27,7 @@ rocksdb::ColumnFamilyOptions cf_options(Cf c) {
   o.compression = best_compression();
   if (c == Cf::facts) {
     // Facts arrive as chunks of up to a few hundred KiB, already compact (facts.hpp), and are
-    // written once: they are never compacted (FIFO style, nothing ever expires). Each process
+    // written once: FIFO style, nothing ever expires, only small files are merged. Each process
     // writes one run, so a run's facts sit in files of their own, which replacing the run
     // drops whole (Store::drop_files). Tables are checksummed with XXH3, as Debian's RocksDB
     // computes CRC32C in software. Measured against blob files and leveled compaction in
@@ -37,7 +37,10 @@ rocksdb::ColumnFamilyOptions cf_options(Cf c) {
     o.compression = rocksdb::kNoCompression;
     o.compaction_style = rocksdb::kCompactionStyleFIFO;
     o.compaction_options_fifo.max_table_files_size = UINT64_MAX;
-    o.compaction_options_fifo.allow_compaction = false;
+    // Small files (a checkpoint flushes whatever the memtable holds, every second) are merged
+    // among themselves; files of a full memtable are never rewritten.
+    o.compaction_options_fifo.allow_compaction = true;
+    o.level0_file_num_compaction_trigger = 8;
     o.level0_slowdown_writes_trigger = 1 << 20;
     o.level0_stop_writes_trigger = 1 << 20;
     rocksdb::BlockBasedTableOptions t;
