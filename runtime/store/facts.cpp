@@ -6,6 +6,7 @@
 #include <qflow/state.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 namespace qflow::store {
@@ -37,7 +38,7 @@ constexpr FamilyInfo kFamilies[] = {
 };
 static_assert(std::size(kFamilies) == static_cast<size_t>(Family::count_));
 
-constexpr uint8_t kChunkVersion = 3;
+constexpr uint8_t kChunkVersion = 4;
 constexpr size_t kChunkHeader = 8;
 constexpr size_t kPendingBytes = 4 << 20;
 
@@ -98,16 +99,6 @@ SeriesKey parse_chunk_key(std::string_view key, uint32_t* chunk) {
 
 std::string symbol_name_key(uint32_t run, uint32_t id) { return KeyWriter().text("sym").u32(run).u32(id).take(); }
 
-Row Row::of(const qf_event& e) {
-  Row r;
-  r.time = e.time_ns;
-  r.seq = e.seq;
-  r.origin = e.origin;
-  r.flags = e.flags;
-  std::memcpy(r.payload.data(), e.u.raw, sizeof e.u.raw);
-  return r;
-}
-
 qf_event Row::event(uint16_t kind, uint32_t symbol) const {
   qf_event e{};
   e.kind = kind;
@@ -122,65 +113,188 @@ qf_event Row::event(uint16_t kind, uint32_t symbol) const {
 
 namespace {
 
-constexpr bool is_step_column(uint32_t c) { return c < 2; }
 constexpr size_t kBlockRows = 128;
+
+// Column order and prediction. Columns are 0 time, 1 seq, 2 origin and flags, 3 + k payload
+// word k. Time and seq are kept as steps; every other word is XORed with a reference: by
+// default the same column's word in the row before, for two families a better guess taken
+// from columns decoded earlier (so those come first in the family's order):
+//   bars    open from the previous close (the next bar opens where this one closed), high from
+//           max(open, close) and low from min(open, close) (bars without a wick cost nothing)
+//   equity  equity from cash + position_value, which is how the paper executor computes it
+enum class Ref : uint8_t { previous, previous_close, max_open_close, min_open_close, cash_plus_value };
+
+struct ColumnPlan {
+  uint8_t count;
+  uint8_t order[9];
+  Ref ref[9];  // by column
+};
+
+constexpr ColumnPlan plan_of(Family f) {
+  ColumnPlan p{};
+  p.count = static_cast<uint8_t>(3 + kFamilies[static_cast<size_t>(f)].words);
+  for (uint8_t c = 0; c < p.count; ++c) {
+    p.order[c] = c;
+    p.ref[c] = Ref::previous;
+  }
+  if (f == Family::bars) {  // open, high, low, close, volume, interval
+    constexpr uint8_t order[] = {0, 1, 2, 6, 3, 4, 5, 7, 8};
+    for (uint8_t c = 0; c < 9; ++c) p.order[c] = order[c];
+    p.ref[3] = Ref::previous_close;
+    p.ref[4] = Ref::max_open_close;
+    p.ref[5] = Ref::min_open_close;
+  } else if (f == Family::equity) {  // cash, equity, position_value, realized_pnl, commission
+    constexpr uint8_t order[] = {0, 1, 2, 3, 5, 4, 6, 7};
+    for (uint8_t c = 0; c < 8; ++c) p.order[c] = order[c];
+    p.ref[4] = Ref::cash_plus_value;
+  }
+  return p;
+}
+
+constexpr auto kPlans = [] {
+  std::array<ColumnPlan, static_cast<size_t>(Family::count_)> plans{};
+  for (size_t f = 1; f < plans.size(); ++f) plans[f] = plan_of(static_cast<Family>(f));
+  return plans;
+}();
+
+inline double as_double(uint64_t w) { return std::bit_cast<double>(w); }
+inline uint64_t as_word(double d) { return std::bit_cast<uint64_t>(d); }
+
+// The guess for payload word `k` of row `i`, from payload(row, word) of rows decoded so far
+// (not used for Ref::previous, which the callers handle in their loops).
+template <class Payload>
+inline uint64_t reference(Ref ref, Payload payload, uint32_t i) {
+  switch (ref) {
+    case Ref::previous: break;
+    case Ref::previous_close: return i ? payload(i - 1, 3) : 0;
+    case Ref::max_open_close: {
+      const double o = as_double(payload(i, 0)), c = as_double(payload(i, 3));
+      return as_word(o < c ? c : o);
+    }
+    case Ref::min_open_close: {
+      const double o = as_double(payload(i, 0)), c = as_double(payload(i, 3));
+      return as_word(c < o ? c : o);
+    }
+    case Ref::cash_plus_value: return as_word(as_double(payload(i, 0)) + as_double(payload(i, 2)));
+  }
+  return 0;
+}
 
 uint32_t significant_bytes(uint64_t x) { return x ? 8 - static_cast<uint32_t>(__builtin_clzll(x)) / 8 : 0; }
 
-}  // namespace
+// The residuals of column `c` of `n` packed rows of `stride` words: what the layout stores.
+void residuals(const ColumnPlan& plan, uint32_t c, const uint64_t* w, size_t stride, uint32_t n, uint64_t* r) {
+  if (n == 0) return;
+  const uint64_t* col = w + c;
+  if (c < 2) {  // time and seq: steps
+    uint64_t prev_step = 0;
+    for (uint32_t i = 1; i < n; ++i) {
+      const uint64_t step = col[i * stride] - col[(i - 1) * stride];
+      r[i] = i == 1 ? step : step ^ prev_step;
+      prev_step = step;
+    }
+    r[0] = col[0];
+  } else if (plan.ref[c] == Ref::previous) {
+    uint64_t prev = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint64_t x = col[i * stride];
+      r[i] = x ^ prev;
+      prev = x;
+    }
+  } else {
+    auto payload = [&](uint32_t row, uint32_t k) { return w[row * stride + 3 + k]; };
+    for (uint32_t i = 0; i < n; ++i) r[i] = col[i * stride] ^ reference(plan.ref[c], payload, i);
+  }
+}
 
-// Layout after the 8-byte header, column by column: the first two words' transforms as 8 raw
-// bytes each, then blocks of up to kBlockRows words, each a width byte w (0..8) followed by
-// the low w bytes of every word. The transform of word i >= 1 is w_i XOR w_(i-1), except that
-// a step column's word 1 (its first step) is kept as is: steady steps, unchanged flags and
-// slowly moving prices leave few significant bytes, and a constant column costs a byte per block.
-void encode_chunk(Family f, const Row* rows, size_t count, std::string& out) {
-  const uint32_t words = payload_words(f);
-  const auto n = static_cast<uint32_t>(count);
-  out.resize(kChunkHeader + size_t{n} * 9 * (3 + words) + 16 * (3 + words) + 8);
-  auto* base = reinterpret_cast<unsigned char*>(out.data());
-  base[0] = kChunkVersion;
-  base[1] = static_cast<unsigned char>(f);
-  base[2] = static_cast<unsigned char>(words);
-  base[3] = 0;
-  std::memcpy(base + 4, &n, 4);
-  unsigned char* p = base + kChunkHeader;
-  thread_local std::vector<uint64_t> column;
-  column.resize(n);
-  uint64_t* w = column.data();
-  for (uint32_t c = 0; c < 3 + words; ++c) {
-    // The column's words, one tight loop per kind.
-    if (c == 0) {
-      for (uint32_t i = n; i-- > 1;) w[i] = static_cast<uint64_t>(rows[i].time) - static_cast<uint64_t>(rows[i - 1].time);
-      if (n) w[0] = static_cast<uint64_t>(rows[0].time);
-    } else if (c == 1) {
-      for (uint32_t i = n; i-- > 1;) w[i] = rows[i].seq - rows[i - 1].seq;
-      if (n) w[0] = rows[0].seq;
-    } else if (c == 2) {
-      for (uint32_t i = 0; i < n; ++i) w[i] = (uint64_t{rows[i].origin} << 16) | rows[i].flags;
+// Stores residuals 0 and 1 as 8 raw bytes each, then blocks of up to kBlockRows (see the layout
+// comment below encode_chunk). `p` has room for every word at 8 bytes plus 8 of slack.
+unsigned char* put_residuals(const uint64_t* r, uint32_t n, unsigned char* p) {
+  for (uint32_t i = 0; i < n && i < 2; ++i) {
+    std::memcpy(p, &r[i], 8);
+    p += 8;
+  }
+  for (uint32_t start = 2; start < n; start += kBlockRows) {
+    const uint32_t m = std::min<uint32_t>(kBlockRows, n - start);
+    const uint64_t* b = r + start;
+    uint64_t any = 0;
+    for (uint32_t k = 0; k < m; ++k) any |= b[k];
+    // Counting costs as much as the rest of the block: a block whose first rows all changed (a
+    // price) is taken as dense without it.
+    uint32_t nonzero = m;
+    bool unchanged = false;
+    for (uint32_t k = 0; k < m && k < 4; ++k) unchanged |= b[k] == 0;
+    if (unchanged) {
+      nonzero = 0;
+      for (uint32_t k = 0; k < m; ++k) nonzero += b[k] != 0;
+    }
+    if (any == 0) {
+      *p++ = 0;
+      continue;
+    }
+    const uint32_t low = static_cast<uint32_t>(__builtin_ctzll(any)) / 8;
+    const uint32_t width = significant_bytes(any) - low;
+    const uint32_t shift = 8 * low;
+    const uint32_t bitmap = (m + 7) / 8;
+    if (bitmap + size_t{nonzero} * width < size_t{m} * width) {
+      *p++ = static_cast<unsigned char>(0x80 | low << 4 | width);
+      unsigned char* bits = p;
+      std::memset(bits, 0, bitmap);
+      p += bitmap;
+      for (uint32_t k = 0; k < m; ++k) {
+        if (b[k] == 0) continue;
+        bits[k / 8] = static_cast<unsigned char>(bits[k / 8] | 1u << (k % 8));
+        const uint64_t x = b[k] >> shift;
+        std::memcpy(p, &x, 8);
+        p += width;
+      }
     } else {
-      for (uint32_t i = 0; i < n; ++i) w[i] = rows[i].payload[c - 3];
-    }
-    for (uint32_t i = 0; i < n && i < 2; ++i) {
-      const uint64_t t = i == 0 || is_step_column(c) ? w[i] : w[i] ^ w[i - 1];
-      std::memcpy(p, &t, 8);
-      p += 8;
-    }
-    for (uint32_t start = 2; start < n; start += kBlockRows) {
-      const uint32_t m = std::min<uint32_t>(kBlockRows, n - start);
-      uint64_t any = 0;
-      for (uint32_t k = start; k < start + m; ++k) any |= w[k] ^ w[k - 1];
-      const uint32_t width = significant_bytes(any);
-      *p++ = static_cast<unsigned char>(width);
-      if (width == 0) continue;
-      for (uint32_t k = start; k < start + m; ++k) {
-        const uint64_t x = w[k] ^ w[k - 1];
+      *p++ = static_cast<unsigned char>(low << 4 | width);
+      for (uint32_t k = 0; k < m; ++k) {
+        const uint64_t x = b[k] >> shift;
         std::memcpy(p, &x, 8);  // the buffer has 8 bytes of slack: write whole, advance by width
         p += width;
       }
     }
   }
+  return p;
+}
+
+}  // namespace
+
+// Layout after the 8-byte header, column by column in the family's order (above): the first
+// two residuals as 8 raw bytes each, then blocks of up to kBlockRows residuals. A block opens
+// with a byte: 0 when every residual is 0; else bit 7 sparse, bits 4-6 a byte shift s and bits
+// 0-3 a width w (1..8, s + w <= 8), followed by bytes s .. s + w - 1 of every residual (dense)
+// or of the nonzero ones only, after a bitmap of (rows + 7) / 8 bytes naming them (sparse).
+// Steady steps, unchanged flags and slowly moving prices leave few significant bytes, a
+// constant column costs a byte per block, a column that changes in a few rows of a block
+// (cash, realized profit) a bitmap and those rows.
+void encode_packed(Family f, const uint64_t* words, size_t count, std::string& out) {
+  const ColumnPlan& plan = kPlans[static_cast<size_t>(f)];
+  const auto n = static_cast<uint32_t>(count);
+  out.resize(kChunkHeader + size_t{n} * 9 * plan.count + 16 * plan.count + 8);
+  auto* base = reinterpret_cast<unsigned char*>(out.data());
+  base[0] = kChunkVersion;
+  base[1] = static_cast<unsigned char>(f);
+  base[2] = static_cast<unsigned char>(plan.count - 3);
+  base[3] = 0;
+  std::memcpy(base + 4, &n, 4);
+  unsigned char* p = base + kChunkHeader;
+  thread_local std::vector<uint64_t> column;
+  column.resize(n);
+  for (uint32_t o = 0; o < plan.count; ++o) {
+    residuals(plan, plan.order[o], words, plan.count, n, column.data());
+    p = put_residuals(column.data(), n, p);
+  }
   out.resize(static_cast<size_t>(p - base));
+}
+
+void encode_chunk(Family f, const Row* rows, size_t count, std::string& out) {
+  const size_t stride = 3 + payload_words(f);
+  std::vector<uint64_t> words(count * stride + kRowWords);
+  for (size_t i = 0; i < count; ++i) pack_row(rows[i], &words[i * stride]);
+  encode_packed(f, words.data(), count, out);
 }
 
 std::string encode_chunk(Family f, const Row* rows, size_t count) {
@@ -199,46 +313,77 @@ void decode_chunk(std::string_view bytes, Family f, std::vector<Row>& out) {
   uint32_t n;
   std::memcpy(&n, bytes.data() + 4, 4);
   if (n > kChunkRows) throw damaged("claims too many rows");
-  const uint32_t words = payload_words(f);
+  const ColumnPlan& plan = kPlans[static_cast<size_t>(f)];
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + kChunkHeader);
   const auto* end = reinterpret_cast<const unsigned char*>(bytes.data() + bytes.size());
   const size_t first = out.size();
   out.resize(first + n);
   Row* rows = out.data() + first;
-  for (uint32_t c = 0; c < 3 + words; ++c) {
-    uint64_t prev = 0;
-    auto put = [&](uint32_t i, uint64_t w) {
-      Row& r = rows[i];
-      switch (c) {
-        case 0: r.time = static_cast<int64_t>(w + (i ? static_cast<uint64_t>(rows[i - 1].time) : 0)); break;
-        case 1: r.seq = w + (i ? rows[i - 1].seq : 0); break;
-        case 2:
-          r.origin = static_cast<uint32_t>(w >> 16);
-          r.flags = static_cast<uint16_t>(w & 0xffff);
-          break;
-        default: r.payload[c - 3] = w;
-      }
-    };
+  std::vector<uint64_t> r(n);
+  for (uint32_t o = 0; o < plan.count; ++o) {
+    // The residuals.
     for (uint32_t i = 0; i < n && i < 2; ++i) {
       if (end - p < 8) throw damaged("is truncated");
-      uint64_t t;
-      std::memcpy(&t, p, 8);
+      std::memcpy(&r[i], p, 8);
       p += 8;
-      const uint64_t w = i == 0 || is_step_column(c) ? t : t ^ prev;
-      put(i, w);
-      prev = w;
     }
     for (uint32_t start = 2; start < n; start += kBlockRows) {
       const uint32_t m = std::min<uint32_t>(kBlockRows, n - start);
       if (p == end) throw damaged("is truncated");
-      const uint32_t width = *p++;
-      if (width > 8 || static_cast<size_t>(end - p) < size_t{m} * width) throw damaged("is truncated");
+      const uint32_t head = *p++;
+      const uint32_t width = head & 0x0f, shift = 8 * ((head >> 4) & 7);
+      if (head == 0) {
+        std::fill_n(&r[start], m, 0);
+        continue;
+      }
+      if (width == 0 || width * 8 + shift > 64) throw damaged("has a block of unknown width");
+      bool present[kBlockRows];
+      std::fill_n(present, m, true);
+      if (head & 0x80) {
+        const uint32_t bitmap = (m + 7) / 8;
+        if (static_cast<size_t>(end - p) < bitmap) throw damaged("is truncated");
+        for (uint32_t k = 0; k < m; ++k) present[k] = (p[k / 8] >> (k % 8)) & 1;
+        p += bitmap;
+      }
       for (uint32_t k = 0; k < m; ++k) {
-        uint64_t xk = 0;
-        for (uint32_t b = 0; b < width; ++b) xk |= uint64_t{p[b]} << (8 * b);
-        p += width;
-        prev ^= xk;
-        put(start + k, prev);
+        uint64_t x = 0;
+        if (present[k]) {
+          if (static_cast<size_t>(end - p) < width) throw damaged("is truncated");
+          for (uint32_t b = 0; b < width; ++b) x |= uint64_t{p[b]} << (8 * b);
+          p += width;
+        }
+        r[start + k] = x << shift;
+      }
+    }
+    // The column's words from them.
+    const uint32_t c = plan.order[o];
+    uint64_t prev = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      Row& row = rows[i];
+      switch (c) {
+        case 0:
+          prev = i < 2 ? r[i] : prev ^ r[i];
+          row.time = i ? static_cast<int64_t>(static_cast<uint64_t>(rows[i - 1].time) + prev) : static_cast<int64_t>(r[0]);
+          if (i == 0) prev = 0;
+          break;
+        case 1:
+          prev = i < 2 ? r[i] : prev ^ r[i];
+          row.seq = i ? rows[i - 1].seq + prev : r[0];
+          if (i == 0) prev = 0;
+          break;
+        case 2:
+          prev ^= r[i];
+          row.origin = static_cast<uint32_t>(prev >> 16);
+          row.flags = static_cast<uint16_t>(prev & 0xffff);
+          break;
+        default:
+          if (plan.ref[c] == Ref::previous) {
+            prev ^= r[i];
+            row.payload[c - 3] = prev;
+          } else {
+            auto payload = [&](uint32_t at, uint32_t k) { return rows[at].payload[k]; };
+            row.payload[c - 3] = r[i] ^ reference(plan.ref[c], payload, i);
+          }
       }
     }
   }
@@ -260,18 +405,20 @@ FactSink::~FactSink() {
   thread_.join();
 }
 
-uint64_t FactSink::submit(const SeriesKey& key, uint32_t chunk, std::vector<Row>& rows) {
+uint64_t FactSink::submit(const SeriesKey& key, uint32_t chunk, const uint64_t* words, uint32_t count) {
+  std::string bytes;
+  {
+    std::lock_guard lock(mutex_);
+    if (!spare_.empty()) {
+      bytes = std::move(spare_.back());
+      spare_.pop_back();
+    }
+  }
+  encode_packed(key.family, words, count, bytes);
   std::unique_lock lock(mutex_);
   cv_.wait(lock, [this] { return queue_.size() < max_queued_ || !failure_.empty(); });
   if (!failure_.empty()) throw StoreError(failure_);
-  queue_.push_back(Job{key, chunk, std::move(rows)});
-  if (!spare_.empty()) {
-    rows = std::move(spare_.back());
-    spare_.pop_back();
-  } else {
-    rows = {};
-    rows.reserve(kChunkRows);
-  }
+  queue_.push_back(Job{key, chunk, std::move(bytes)});
   cv_.notify_all();
   return ++submitted_;
 }
@@ -289,7 +436,6 @@ void FactSink::wait(uint64_t ticket) {
 
 void FactSink::run() {
   rocksdb::WriteBatch batch;
-  std::string encoded;
   std::vector<Job> jobs;
   std::unique_lock lock(mutex_);
   for (;;) {
@@ -303,10 +449,7 @@ void FactSink::run() {
     lock.unlock();
     std::string error;
     try {
-      for (Job& j : jobs) {
-        encode_chunk(j.key.family, j.rows.data(), j.rows.size(), encoded);
-        batch.Put(store_.cf(Cf::facts), chunk_key(j.key, j.chunk), encoded);
-      }
+      for (const Job& j : jobs) batch.Put(store_.cf(Cf::facts), chunk_key(j.key, j.chunk), j.bytes);
       store_.write_facts(batch);
     } catch (const std::exception& e) {
       error = e.what();
@@ -314,10 +457,8 @@ void FactSink::run() {
     batch.Clear();
     lock.lock();
     written_ += jobs.size();
-    for (Job& j : jobs) {
-      j.rows.clear();
-      if (spare_.size() < max_queued_) spare_.push_back(std::move(j.rows));
-    }
+    for (Job& j : jobs)
+      if (spare_.size() < max_queued_) spare_.push_back(std::move(j.bytes));
     jobs.clear();
     if (!error.empty() && failure_.empty()) failure_ = error;
     cv_.notify_all();
@@ -340,16 +481,20 @@ FactWriter::Series* FactWriter::find(Family f, uint32_t symbol, int64_t interval
       found = s.get();
       break;
     }
-  if (!found) {
-    auto s = std::make_unique<Series>();
-    s->key = key;
-    s->rows.reserve(kChunkRows);
-    found = series_.emplace_back(std::move(s)).get();
-    note_name(symbol);
-  }
+  if (!found) found = &add_series(key);
   if (stream >= cache_.size()) cache_.resize(stream + 1, nullptr);
   cache_[stream] = found;
   return found;
+}
+
+FactWriter::Series& FactWriter::add_series(const SeriesKey& key) {
+  auto s = std::make_unique<Series>();
+  s->key = key;
+  s->stride = 3 + payload_words(key.family);
+  s->words.assign(kChunkRows * s->stride + kRowWords, 0);
+  Series& added = *series_.emplace_back(std::move(s));
+  note_name(key.symbol);
+  return added;
 }
 
 // Names are few and are not produced again on resume: written at once, through the log.
@@ -372,15 +517,9 @@ void FactWriter::record_in(Family f, const qf_event& e, uint32_t node, uint16_t 
       s = candidate.get();
       break;
     }
-  if (!s) {
-    auto fresh = std::make_unique<Series>();
-    fresh->key = key;
-    s = series_.emplace_back(std::move(fresh)).get();
-    note_name(e.symbol);
-  }
-  s->rows.push_back(Row::of(e));
+  if (!s) s = &add_series(key);
+  append(*s, e);
   ++counts_[static_cast<size_t>(f)];
-  if (s->rows.size() == kChunkRows) seal(*s);
 }
 
 void FactWriter::record_input(const qf_event& signal, uint32_t node, uint16_t slot, double value, uint16_t kind) {
@@ -391,37 +530,35 @@ void FactWriter::record_input(const qf_event& signal, uint32_t node, uint16_t sl
       s = candidate.get();
       break;
     }
-  if (!s) {
-    auto fresh = std::make_unique<Series>();
-    fresh->key = key;
-    fresh->rows.reserve(kChunkRows);
-    s = series_.emplace_back(std::move(fresh)).get();
-    note_name(signal.symbol);
-  }
+  if (!s) s = &add_series(key);
   Row r;
   r.time = signal.time_ns;
   r.seq = signal.seq;
   std::memcpy(&r.payload[0], &value, sizeof value);
   r.payload[1] = kind;
-  s->rows.push_back(r);
+  pack_row(r, s->words.data() + size_t{s->count} * s->stride);
   ++counts_[static_cast<size_t>(Family::signal_inputs)];
-  if (s->rows.size() == kChunkRows) seal(*s);
+  if (++s->count == kChunkRows) seal(*s);
+}
+
+// Alerts and events name their text by a symbol id (qf_alert.text, payload word 1).
+void FactWriter::note_texts(const Series& s) {
+  if (s.key.family != Family::alerts && s.key.family != Family::events) return;
+  for (uint32_t i = 0; i < s.count; ++i) note_name(static_cast<uint32_t>(s.words[i * s.stride + 3 + 1] & 0xffffffffu));
 }
 
 void FactWriter::seal(Series& s) {
-  if (s.key.family == Family::alerts || s.key.family == Family::events)
-    for (const Row& r : s.rows) note_name(static_cast<uint32_t>(r.payload[1] & 0xffffffffu));  // qf_alert.text
-  sink_.submit(s.key, s.chunk, s.rows);
+  note_texts(s);
+  sink_.submit(s.key, s.chunk, s.words.data(), s.count);
+  s.count = 0;
   ++s.chunk;
 }
 
 void FactWriter::flush_all() {
   for (const auto& s : series_) {
-    if (s->rows.empty()) continue;
-    if (s->key.family == Family::alerts || s->key.family == Family::events)
-      for (const Row& r : s->rows) note_name(static_cast<uint32_t>(r.payload[1] & 0xffffffffu));
-    partial_.assign(s->rows.begin(), s->rows.end());
-    sink_.submit(s->key, s->chunk, partial_);
+    if (s->count == 0) continue;
+    note_texts(*s);
+    sink_.submit(s->key, s->chunk, s->words.data(), s->count);
   }
 }
 
@@ -434,7 +571,7 @@ void FactWriter::save(StateWriter& w) const {
     w.put(s->key.node);
     w.put(s->key.port);
     w.put(s->chunk);
-    w.put<uint32_t>(static_cast<uint32_t>(s->rows.size()));
+    w.put<uint32_t>(s->count);
   }
   for (uint64_t c : counts_) w.put(c);
 }
@@ -455,14 +592,17 @@ void FactWriter::restore(StateReader& r) {
     s->key.port = r.get<uint16_t>();
     s->chunk = r.get<uint32_t>();
     const auto rows = r.get<uint32_t>();
-    s->rows.reserve(kChunkRows);
+    s->stride = 3 + payload_words(s->key.family);
+    s->words.assign(kChunkRows * s->stride + kRowWords, 0);
     if (rows > 0) {
       // The partial chunk written at the checkpoint may since have grown: keep its first rows.
       const std::optional<std::string> bytes = store_.get(Cf::facts, chunk_key(s->key, s->chunk));
       if (!bytes) throw StoreError("the checkpoint's partial chunk of " + std::string(family_name(s->key.family)) + " is missing");
-      decode_chunk(*bytes, s->key.family, s->rows);
-      if (s->rows.size() < rows) throw StoreError("the checkpoint's partial chunk of " + std::string(family_name(s->key.family)) + " is shorter than recorded");
-      s->rows.resize(rows);
+      std::vector<Row> decoded;
+      decode_chunk(*bytes, s->key.family, decoded);
+      if (decoded.size() < rows) throw StoreError("the checkpoint's partial chunk of " + std::string(family_name(s->key.family)) + " is shorter than recorded");
+      for (uint32_t k = 0; k < rows; ++k) pack_row(decoded[k], s->words.data() + size_t{k} * s->stride);
+      s->count = rows;
     }
     if (s->key.symbol >= named_.size()) named_.resize(s->key.symbol + 1, false);
     named_[s->key.symbol] = true;
@@ -473,7 +613,7 @@ void FactWriter::restore(StateReader& r) {
 
 std::vector<FactWriter::Position> FactWriter::positions() const {
   std::vector<Position> out;
-  for (const auto& s : series_) out.push_back({s->key, s->chunk, static_cast<uint32_t>(s->rows.size())});
+  for (const auto& s : series_) out.push_back({s->key, s->chunk, s->count});
   return out;
 }
 

@@ -16,11 +16,13 @@
 // two million records a second and a pipeline produces tens of millions of facts a second.
 //
 // A chunk stores its rows column by column: time and seq as steps from the previous row, then
-// origin and flags, then the payload words the family uses; each word XORed with the one
-// before and cut to the significant bytes of its block (facts.cpp has the layout). Steady
-// clocks and unchanged fields cost next to nothing, prices six or seven bytes. Chunks are numbered from 0 per series; a run writes the same chunks with the
-// same keys every time, so a re-run overwrites instead of duplicating, and the partial chunk
-// written at a checkpoint is overwritten when it fills up.
+// origin and flags, then the payload words the family uses; each word XORed with a guess (the
+// word before, or for bars and equity one taken from other columns: a bar opens at the last
+// close) and cut to the significant bytes of its block, a block where few rows changed keeping
+// only those (facts.cpp has the layout). Steady clocks and unchanged fields cost next to
+// nothing, prices six or seven bytes. Chunks are numbered from 0 per series; a run writes the
+// same chunks with the same keys every time, so a re-run overwrites instead of duplicating,
+// and the partial chunk written at a checkpoint is overwritten when it fills up.
 #pragma once
 
 #include "store.hpp"
@@ -30,6 +32,7 @@
 #include <array>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -66,16 +69,17 @@ enum class Family : uint8_t {
 
 const char* family_name(Family f);
 std::optional<Family> family_from_name(std::string_view name);
+// The family an event kind is recorded in (Family::count_ for control events), as a table in
+// read-only data: a constexpr array local to a function is rebuilt on the stack at every call.
+inline constexpr Family kFamilyOfKind[QF_KIND_COUNT_] = {
+    Family::count_,  Family::ticks,  Family::quotes,        Family::bars,  Family::values,
+    Family::signals, Family::orders, Family::order_updates, Family::fills, Family::positions,
+    Family::equity,  Family::alerts, Family::count_};
+static_assert(QF_KIND_TICK == 1 && QF_KIND_CONTROL == 12 && QF_KIND_COUNT_ == 13);
 // The family an event kind is recorded in; none for control events.
 inline std::optional<Family> family_of_kind(uint16_t kind) {
-  constexpr Family none = Family::count_;
-  constexpr Family table[QF_KIND_COUNT_] = {
-      none,           Family::ticks,         Family::quotes, Family::bars,      Family::values,
-      Family::signals, Family::orders,       Family::order_updates, Family::fills, Family::positions,
-      Family::equity, Family::alerts,        none};
-  static_assert(QF_KIND_TICK == 1 && QF_KIND_CONTROL == 12 && QF_KIND_COUNT_ == 13);
-  if (kind >= QF_KIND_COUNT_ || table[kind] == none) return std::nullopt;
-  return table[kind];
+  if (kind >= QF_KIND_COUNT_ || kFamilyOfKind[kind] == Family::count_) return std::nullopt;
+  return kFamilyOfKind[kind];
 }
 // Payload words (8 bytes) a family's rows keep.
 uint32_t payload_words(Family f);
@@ -105,10 +109,39 @@ struct Row {
   uint16_t flags = 0;
   std::array<uint64_t, 6> payload{};  // the event's payload, as raw words
 
-  static Row of(const qf_event& e);
+  static Row of(const qf_event& e) {
+    Row r;
+    r.time = e.time_ns;
+    r.seq = e.seq;
+    r.origin = e.origin;
+    r.flags = e.flags;
+    std::memcpy(r.payload.data(), e.u.raw, sizeof e.u.raw);
+    return r;
+  }
   qf_event event(uint16_t kind, uint32_t symbol) const;
 };
 
+// How writers keep rows: 3 + payload_words(f) words each (time, seq, origin << 16 | flags, the
+// payload words the family keeps), one row after the other. A buffer holds kChunkRows rows plus
+// room to write a whole row (kRowWords) at the end of the last: a row is written whole and the
+// next one starts after the words its family keeps. kChunkWords is enough for any family.
+inline constexpr size_t kRowWords = 9;
+inline constexpr size_t kChunkWords = kChunkRows * kRowWords + kRowWords;
+inline void pack_event(const qf_event& e, uint64_t* w) {
+  w[0] = static_cast<uint64_t>(e.time_ns);
+  w[1] = e.seq;
+  w[2] = (uint64_t{e.origin} << 16) | e.flags;
+  std::memcpy(w + 3, e.u.raw, sizeof e.u.raw);
+}
+inline void pack_row(const Row& r, uint64_t* w) {
+  w[0] = static_cast<uint64_t>(r.time);
+  w[1] = r.seq;
+  w[2] = (uint64_t{r.origin} << 16) | r.flags;
+  std::memcpy(w + 3, r.payload.data(), sizeof r.payload);
+}
+
+// Encodes `count` packed rows of `f` (with the slack above); the same bytes as encode_chunk.
+void encode_packed(Family f, const uint64_t* words, size_t count, std::string& out);
 std::string encode_chunk(Family f, const Row* rows, size_t count);
 void encode_chunk(Family f, const Row* rows, size_t count, std::string& out);  // reuses `out`
 // Appends the chunk's rows; throws StoreError when the bytes are not a chunk of `f`.
@@ -117,8 +150,10 @@ void decode_chunk(std::string_view bytes, Family f, std::vector<Row>& out);
 // Per-run names of the symbol ids used in keys (and of alert texts): meta "sym" | run | id.
 std::string symbol_name_key(uint32_t run, uint32_t id);
 
-// Encodes and writes chunks on a thread of its own, so that the pipeline's threads only copy
-// rows. At most `max_queued` chunks wait; a writer submitting more waits (bounded memory).
+// Writes chunks on a thread of its own. A chunk is encoded by the thread that submits it, from
+// rows still in its cache (handing the rows over costs more memory traffic than encoding them
+// where they are); the sink's thread only writes. At most `max_queued` chunks wait; a writer
+// submitting more waits (bounded memory).
 class FactSink {
  public:
   explicit FactSink(Store& store, size_t max_queued = 64);
@@ -126,9 +161,9 @@ class FactSink {
   FactSink(const FactSink&) = delete;
   FactSink& operator=(const FactSink&) = delete;
 
-  // Queues a chunk; `rows` is taken and replaced by an empty buffer with room for a chunk.
-  // Returns its ticket. Throws the failure of an earlier write.
-  uint64_t submit(const SeriesKey& key, uint32_t chunk, std::vector<Row>& rows);
+  // Encodes `count` packed rows (with kRowWords of slack after them) and queues the chunk; the
+  // rows can be reused at once. Returns its ticket. Throws the failure of an earlier write.
+  uint64_t submit(const SeriesKey& key, uint32_t chunk, const uint64_t* words, uint32_t count);
   // The ticket of the last chunk queued.
   uint64_t last_ticket();
   // Waits until every chunk up to `ticket` is written; throws the first failure.
@@ -138,7 +173,7 @@ class FactSink {
   struct Job {
     SeriesKey key;
     uint32_t chunk;
-    std::vector<Row> rows;
+    std::string bytes;  // encoded
   };
   void run();
   Store& store_;
@@ -146,7 +181,7 @@ class FactSink {
   std::mutex mutex_;  // guards everything below
   std::condition_variable cv_;
   std::deque<Job> queue_;
-  std::vector<std::vector<Row>> spare_;
+  std::vector<std::string> spare_;  // buffers of written chunks, for encoding the next ones
   uint64_t submitted_ = 0, written_ = 0;
   bool stopping_ = false;
   std::string failure_;
@@ -165,16 +200,15 @@ class FactWriter {
   // Records one event emitted on (node, port); `stream` is the runtime's stream id of that
   // port, used only to find the series fast.
   void record(const qf_event& e, uint32_t node, uint16_t port, uint32_t stream, int64_t interval) {
-    const std::optional<Family> f = family_of_kind(e.kind);
-    if (!f) return;
-    if (*f != Family::bars && *f != Family::values) interval = 0;
+    if (e.kind >= QF_KIND_COUNT_) return;
+    const Family f = kFamilyOfKind[e.kind];
+    if (f == Family::count_) return;
+    if (f != Family::bars && f != Family::values) interval = 0;
     Series* s = stream < cache_.size() ? cache_[stream] : nullptr;
-    if (!s || s->key.symbol != e.symbol || s->key.interval != interval || s->key.family != *f)
-      s = find(*f, e.symbol, interval, node, port, stream);
-    s->rows.push_back(Row::of(e));
-    ++counts_[static_cast<size_t>(*f)];
-    if (s->rows.size() == kChunkRows) [[unlikely]]
-      seal(*s);
+    if (!s || s->key.symbol != e.symbol || s->key.interval != interval || s->key.family != f) [[unlikely]]
+      s = find(f, e.symbol, interval, node, port, stream);
+    append(*s, e);
+    ++counts_[static_cast<size_t>(f)];
   }
   // Records what input `slot` of `node` held when it emitted `signal`: `value` is the input's
   // number (a value's or signal's value, a bar's close, a tick's price), `kind` its event kind.
@@ -204,10 +238,19 @@ class FactWriter {
   struct Series {
     SeriesKey key;
     uint32_t chunk = 0;
-    std::vector<Row> rows;
+    uint32_t stride = 0;  // words per row: 3 + payload_words(key.family)
+    uint32_t count = 0;   // rows in `words`
+    std::vector<uint64_t> words;  // packed rows (pack_event): kChunkRows * stride + kRowWords
   };
+  void append(Series& s, const qf_event& e) {
+    pack_event(e, s.words.data() + size_t{s.count} * s.stride);
+    if (++s.count == kChunkRows) [[unlikely]]
+      seal(s);
+  }
+  Series& add_series(const SeriesKey& key);
   Series* find(Family f, uint32_t symbol, int64_t interval, uint32_t node, uint16_t port, uint32_t stream);
   void seal(Series& s);  // the chunk is full: hand it over and start the next
+  void note_texts(const Series& s);
   void note_name(uint32_t id);
 
   Store& store_;
@@ -217,7 +260,6 @@ class FactWriter {
   std::vector<std::unique_ptr<Series>> series_;
   std::vector<Series*> cache_;  // per stream: the last series it wrote
   std::vector<bool> named_;     // symbol ids whose name is recorded
-  std::vector<Row> partial_;  // reused copy of a partial chunk
   std::array<uint64_t, static_cast<size_t>(Family::count_)> counts_{};
 };
 

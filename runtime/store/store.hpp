@@ -26,7 +26,7 @@
 namespace qflow::store {
 
 inline constexpr const char* kStoreDir = "qflow.db";
-inline constexpr uint32_t kFormatVersion = 2;  // 2: chunk layout 3, facts never compacted (FIFO)
+inline constexpr uint32_t kFormatVersion = 3;  // 3: chunk layout 4 (predicted columns, sparse blocks); 2: layout 3, FIFO facts
 
 // Every failure of the store: the message names the database and the reason.
 struct StoreError : std::runtime_error {

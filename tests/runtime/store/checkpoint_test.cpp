@@ -205,9 +205,9 @@ TEST_CASE("checkpoint: a checkpoint waits for the facts queued before it") {
   Fixture fx;
   FactSink sink(*fx.store);
   auto cc = fx.coordinator(1, 0, 0, 1, &sink);
-  std::vector<Row> rows(10);
-  for (size_t i = 0; i < rows.size(); ++i) rows[i].time = static_cast<int64_t>(i);
-  sink.submit(SeriesKey{kRun, Family::values, 1, 60, 0, 0}, 0, rows);
+  std::vector<uint64_t> words(kChunkWords);
+  for (size_t i = 0; i < 10; ++i) words[i * (3 + payload_words(Family::values))] = i;
+  sink.submit(SeriesKey{kRun, Family::values, 1, 60, 0, 0}, 0, words.data(), 10);
   cc->contribute(1, 0, part("g", 10, {}));
   cc->drain();
   REQUIRE(load_checkpoint(*fx.store, kRun));

@@ -6,6 +6,7 @@
 #include "store/keys.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstring>
 #include <map>
@@ -346,6 +347,8 @@ TEST_CASE("facts: constant columns and steady clocks cost one byte per block") {
   // From the layout: an 8-byte header, then per column the first two words (8 bytes each) and
   // one width byte per block of up to 128 further rows; a block whose words do not change
   // (steady steps for time and seq, equal values otherwise) has width 0 and no word bytes.
+  // Bars and equity predict some words from others: their constant rows are consistent ones
+  // (a bar whose prices are equal, equity = cash + position value).
   for (Family f : all_families()) {
     const size_t columns = 3 + payload_words(f);
     for (size_t count : kCounts) {
@@ -356,7 +359,11 @@ TEST_CASE("facts: constant columns and steady clocks cost one byte per block") {
         rows[i].seq = 1000 + 3 * i;
         rows[i].origin = 4;
         rows[i].flags = 1;
-        for (uint32_t w = 0; w < payload_words(f); ++w) rows[i].payload[w] = 0x4059000000000000ull + w;
+        for (uint32_t w = 0; w < payload_words(f); ++w)
+          rows[i].payload[w] = 0x4059000000000000ull + (f == Family::bars ? 0 : w);
+        if (f == Family::equity)
+          rows[i].payload[1] = std::bit_cast<uint64_t>(std::bit_cast<double>(rows[i].payload[0]) +
+                                                       std::bit_cast<double>(rows[i].payload[2]));
       }
       const size_t first_words = std::min<size_t>(count, 2);
       const size_t blocks = count > 2 ? (count - 2 + 127) / 128 : 0;

@@ -85,7 +85,7 @@ TEST_CASE("store: read_write creates a qflow database of the current format, whi
     auto store = Store::open(db, Store::Mode::read_write);
     CHECK(store->path() == db);
     CHECK_FALSE(store->read_only());
-    CHECK(store->get(Cf::meta, "format") == std::optional<std::string>("2"));
+    CHECK(store->get(Cf::meta, "format") == std::optional<std::string>(std::to_string(kFormatVersion)));
     rocksdb::WriteBatch b;
     b.Put(store->cf(Cf::node_state), "n", "state");
     b.Put(store->cf(Cf::checkpoints), "c", "checkpoint");
@@ -139,7 +139,7 @@ TEST_CASE("store: a database of another format version is refused, naming both v
   for (auto mode : {Store::Mode::read_write, Store::Mode::read_only}) {
     INFO((mode == Store::Mode::read_write ? "read_write" : "read_only"));
     CHECK_THROWS_MATCHES(Store::open(db, mode), StoreError,
-                         Catch::Matchers::Message(db.string() + " was written by store format 1; this qflow reads format 2 only. "
+                         Catch::Matchers::Message(db.string() + " was written by store format 1; this qflow reads format 3 only. "
                                                                 "It was not changed: read it with the qflow that wrote it, "
                                                                 "or start a new run folder"));
   }
@@ -327,12 +327,14 @@ TEST_CASE("store: damaged fact data is reported as StoreError when read, never r
       FactSink sink(*store);
       auto r = store_test::rng(41);
       for (uint32_t chunk = 0; chunk < 40; ++chunk) {
-        std::vector<Row> rows(500);
-        for (Row& row : rows) {
-          row.time = static_cast<int64_t>(r());
-          for (uint64_t& w : row.payload) w = r();
+        std::vector<uint64_t> words(kChunkWords);
+        for (size_t row = 0; row < 500; ++row) {
+          Row random;
+          random.time = static_cast<int64_t>(r());
+          for (uint64_t& w : random.payload) w = r();
+          pack_row(random, &words[row * (3 + payload_words(Family::bars))]);
         }
-        sink.submit(SeriesKey{1, Family::bars, 1, 60, 0, 0}, chunk, rows);
+        sink.submit(SeriesKey{1, Family::bars, 1, 60, 0, 0}, chunk, words.data(), 500);
       }
       sink.wait(sink.last_ticket());
     }
