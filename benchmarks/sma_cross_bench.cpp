@@ -126,6 +126,7 @@ Outcome hand_loop(const std::vector<qf_bar>& bars, int fast, int slow, double si
 // Peak resident memory (MB) and rate of `qflow run` on a long synthetic run, in a child process.
 std::pair<double, double> child_memory(long long bars, const std::string& out) {
   std::error_code ec;
+  std::filesystem::remove_all(out, ec);  // a fresh run folder: no store of an earlier run
   const std::string exe = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path().string() + "/qflow";
   std::vector<std::string> args = {exe, "run", "--no-progress", "--log-level", "warn", kPipeline, "--set", "strategy=native",
                                    "--set", "bars=" + std::to_string(bars), "--set", "out=" + out};
