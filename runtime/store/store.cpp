@@ -88,6 +88,9 @@ std::unique_ptr<Store> Store::open(const std::filesystem::path& dir, Mode mode) 
   dbo.paranoid_checks = true;
   // The small families share the log with nothing big; keep it from holding old segments.
   dbo.max_total_wal_size = 64 << 20;
+  // All memtables together stay under this (the largest is flushed when they reach it), so
+  // memory stays bounded however fast facts come.
+  dbo.db_write_buffer_size = 128 << 20;
 
   std::vector<std::string> existing;
   if (exists) {
