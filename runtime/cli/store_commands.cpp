@@ -27,7 +27,8 @@ std::string suggest(const std::string& word, const std::vector<std::string>& can
 }
 
 void csv_cell(std::string& out, const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) {
+  const bool plain = std::none_of(s.begin(), s.end(), [](char c) { return c == ',' || c == '"' || c == '\r' || c == '\n'; });
+  if (plain) {
     out += s;
     return;
   }
@@ -59,12 +60,17 @@ class RowPrinter {
 
   void add(const std::vector<store::FactCell>& row) {
     if (format_ == "csv") {
-      std::string line;
+      line_.clear();
       for (size_t i = 0; i < row.size(); ++i) {
-        if (i) line += ',';
-        csv_cell(line, row[i].text);
+        if (i) line_ += ',';
+        if (row[i].number) {
+          line_ += row[i].text;  // digits, sign, point, exponent: never quoted
+        } else {
+          csv_cell(line_, row[i].text);
+        }
       }
-      out_ << line << '\n';
+      line_ += '\n';
+      out_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
     } else if (format_ == "json") {
       std::string line = rows_ ? ",\n  {" : "\n  {";
       for (size_t i = 0; i < row.size(); ++i) {
@@ -112,6 +118,7 @@ class RowPrinter {
   std::string format_;
   std::vector<std::string> columns_;
   std::vector<std::vector<std::string>> table_;
+  std::string line_;  // reused
   uint64_t rows_ = 0;
 };
 
