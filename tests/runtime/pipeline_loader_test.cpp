@@ -144,6 +144,41 @@ TEST_CASE("loader: E0006 bad pipeline settings") {
   CHECK(all[3].message.find("max_batches_in_flight must be an integer in [1, 4096]") == 0);
 }
 
+TEST_CASE("loader: E0006 bad store settings in engine") {
+  const std::string y =
+      "engine:\n  facts: maybe\n  checkpoint_every: soon\n  checkpoint_events: -5\n"
+      "nodes:\n  - id: a\n    type: test.count\n";
+  const auto c = check(y);
+  const auto all = c.with("E0006");
+  INFO(c.dump());
+  REQUIRE(all.size() == 3);
+  CHECK(all[0].pos == at(y, "maybe"));
+  CHECK(all[0].message == "facts must be true or false, got 'maybe'");
+  CHECK(all[1].pos == at(y, "soon"));
+  CHECK(all[1].message == "checkpoint_every must be a duration such as 1s, 500ms or 0 (off), got 'soon'");
+  CHECK(all[2].pos == at(y, "-5"));
+  CHECK(all[2].message == "checkpoint_events must be a count of events (0: off), got '-5'");
+}
+
+TEST_CASE("loader: store settings reach the graph, with their defaults") {
+  const auto c = check("engine: {facts: false, checkpoint_every: 250ms, checkpoint_events: 5000}\n"
+                       "nodes:\n  - {id: a, type: test.bars}\n  - {id: s, type: test.count, inputs: a}\n");
+  INFO(c.dump());
+  REQUIRE(c.graph);
+  CHECK_FALSE(c.graph->facts);
+  CHECK(c.graph->checkpoint_every_ns == 250'000'000);
+  CHECK(c.graph->checkpoint_events == 5000);
+  const auto d = check("engine: {checkpoint_every: 0}\nnodes:\n  - {id: a, type: test.bars}\n"
+                       "  - {id: s, type: test.count, inputs: a}\n");
+  REQUIRE(d.graph);
+  CHECK(d.graph->facts);
+  CHECK(d.graph->checkpoint_every_ns == 0);
+  CHECK(d.graph->checkpoint_events == 0);
+  const auto e = check("nodes:\n  - {id: a, type: test.bars}\n  - {id: s, type: test.count, inputs: a}\n");
+  REQUIRE(e.graph);
+  CHECK(e.graph->checkpoint_every_ns == 1'000'000'000);  // a checkpoint a second by default
+}
+
 TEST_CASE("loader: settings that are fine reach the definition") {
   const auto c = check("name: demo\nmode: paper\nseed: 7\noutput: out/x\nengine: {batch_size: 16, max_batches_in_flight: 2}\n"
                        "nodes:\n  - {id: a, type: test.bars}\n  - {id: s, type: test.count, inputs: a}\n");
