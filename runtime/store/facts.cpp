@@ -474,17 +474,16 @@ FactWriter::~FactWriter() = default;
 
 FactWriter::Series* FactWriter::find(Family f, uint32_t symbol, int64_t interval, uint32_t node, uint16_t port,
                                      uint32_t stream) {
-  const SeriesKey key{run_, f, symbol, interval, node, port};
-  Series* found = nullptr;
-  for (auto& s : series_)
-    if (s->key == key) {
-      found = s.get();
-      break;
-    }
-  if (!found) found = &add_series(key);
+  Series* found = &series_for(SeriesKey{run_, f, symbol, interval, node, port});
   if (stream >= cache_.size()) cache_.resize(stream + 1, nullptr);
   cache_[stream] = found;
   return found;
+}
+
+FactWriter::Series& FactWriter::series_for(const SeriesKey& key) {
+  for (auto& s : series_)
+    if (s->key == key) return *s;
+  return add_series(key);
 }
 
 FactWriter::Series& FactWriter::add_series(const SeriesKey& key) {
@@ -510,27 +509,12 @@ void FactWriter::note_name(uint32_t id) {
 }
 
 void FactWriter::record_in(Family f, const qf_event& e, uint32_t node, uint16_t port) {
-  const SeriesKey key{run_, f, e.symbol, 0, node, port};
-  Series* s = nullptr;
-  for (auto& candidate : series_)
-    if (candidate->key == key) {
-      s = candidate.get();
-      break;
-    }
-  if (!s) s = &add_series(key);
-  append(*s, e);
+  append(series_for(SeriesKey{run_, f, e.symbol, 0, node, port}), e);
   ++counts_[static_cast<size_t>(f)];
 }
 
 void FactWriter::record_input(const qf_event& signal, uint32_t node, uint16_t slot, double value, uint16_t kind) {
-  const SeriesKey key{run_, Family::signal_inputs, signal.symbol, 0, node, slot};
-  Series* s = nullptr;
-  for (auto& candidate : series_)
-    if (candidate->key == key) {
-      s = candidate.get();
-      break;
-    }
-  if (!s) s = &add_series(key);
+  Series* s = &series_for(SeriesKey{run_, Family::signal_inputs, signal.symbol, 0, node, slot});
   Row r;
   r.time = signal.time_ns;
   r.seq = signal.seq;

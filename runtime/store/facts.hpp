@@ -247,6 +247,7 @@ class FactWriter {
     if (++s.count == kChunkRows) [[unlikely]]
       seal(s);
   }
+  Series& series_for(const SeriesKey& key);  // the series of `key`, added when new
   Series& add_series(const SeriesKey& key);
   Series* find(Family f, uint32_t symbol, int64_t interval, uint32_t node, uint16_t port, uint32_t stream);
   void seal(Series& s);  // the chunk is full: hand it over and start the next
