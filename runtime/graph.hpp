@@ -63,6 +63,7 @@ struct Graph {
   bool facts = true;
   int64_t checkpoint_every_ns = 1'000'000'000;
   uint64_t checkpoint_events = 0;
+  std::optional<SimulatorDef> simulator;  // started for paper and live runs
   std::vector<GraphNode> nodes;
   std::vector<uint32_t> topo_order;
   std::vector<uint32_t> stream_base;  // stream id of (node i, output p) = stream_base[i] + p

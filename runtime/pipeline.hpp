@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,30 @@ struct NodeDef {
   bool malformed = false;  // the loader reported a problem in it: its params and inputs are not checked further
 };
 
+// The bundled exchange simulator, started in-process on loopback for a paper session
+// (`simulator:` in the pipeline; see qflow replay-server). Its URL is the variable
+// ${simulator.url}, so a source can connect to it.
+struct SimulatorFeed {
+  std::string symbol;
+  std::string path;  // absolute
+  std::string kind = "bars";  // bars or ticks
+  std::string interval;       // empty: inferred from the data
+  Position pos;
+};
+
+struct SimulatorDef {
+  Position pos;
+  std::string host = "127.0.0.1";
+  int port = 9464;     // 0: any free port, chosen when the pipeline is loaded
+  double speed = 1.0;  // 0: as fast as the client reads
+  bool partial_klines = false;
+  std::vector<SimulatorFeed> feeds;
+  // Faults to inject, for testing (see qflow replay-server): 0 = none.
+  int64_t disconnect_every_ns = 0, stall_every_ns = 0, stall_for_ns = 0;
+  uint64_t drop_every = 0, duplicate_every = 0, malformed_every = 0, reorder_every = 0;
+  std::string url() const { return "ws://" + host + ":" + std::to_string(port); }
+};
+
 struct PipelineDef {
   std::string file;  // as given on the command line, for diagnostics
   std::filesystem::path base_dir;
@@ -63,10 +88,12 @@ struct PipelineDef {
   bool facts = true;      // record facts in the run's store
   int64_t checkpoint_every_ns = 1'000'000'000;  // wall-clock time between checkpoints; 0: off
   uint64_t checkpoint_events = 0;                // source events between checkpoints; 0: off
+  std::optional<SimulatorDef> simulator;
 };
 
 struct LoadOptions {
   std::map<std::string, std::string> overrides;  // --set name=value
+  int simulator_port = 0;  // a simulator with `port: 0` takes this one (a reload keeps the running port)
 };
 
 // Reads and checks the file's structure. Never throws on bad input: problems are diagnostics.

@@ -7,12 +7,18 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <arpa/inet.h>
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <optional>
 #include <set>
+#include <netinet/in.h>
 #include <sstream>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace qflow {
 
@@ -112,6 +118,7 @@ class Loader {
   }
 
   void load_variables(const YAML::Node& n);
+  void load_simulator(const YAML::Node& n, PipelineDef& def);
   void load_engine(const YAML::Node& n, PipelineDef& def);
   void load_node(const YAML::Node& n, PipelineDef& def);
   void load_params(const YAML::Node& n, NodeDef& node);
@@ -124,8 +131,24 @@ class Loader {
   std::set<std::string> cli_vars_;
 };
 
+// A port nobody listens on now, for a simulator with `port: 0`.
+int free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
 const std::vector<std::string> kTopKeys = {"name", "description", "mode", "seed", "output",
-                                           "plugins", "variables", "engine", "nodes"};
+                                           "plugins", "variables", "engine", "simulator", "nodes"};
 const std::vector<std::string> kNodeKeys = {"id", "type", "params", "inputs", "variant", "variants", "description"};
 
 PipelineDef Loader::load(const std::string& text) {
@@ -165,12 +188,15 @@ PipelineDef Loader::load(const std::string& text) {
     variables_[name] = value;
     cli_vars_.insert(name);
   }
+  // The simulator first: its URL is a variable the nodes may use.
+  for (const auto& [k, v] : top)
+    if (k.Scalar() == "simulator") load_simulator(v, def);
   def.variables = variables_;
 
   bool has_nodes = false;
   for (const auto& [k, v] : top) {
     const std::string key = k.Scalar();
-    if (key == "variables") continue;
+    if (key == "variables" || key == "simulator") continue;
     if (key == "nodes") {
       has_nodes = true;
       if (!expect(v, YAML::NodeType::Sequence, "'nodes'")) continue;
@@ -233,6 +259,103 @@ void Loader::load_variables(const YAML::Node& n) {
     }
     variables_[k.Scalar()] = value;
   }
+}
+
+void Loader::load_simulator(const YAML::Node& n, PipelineDef& def) {
+  SimulatorDef sim;
+  sim.pos = pos_of(n);
+  if (!expect(n, YAML::NodeType::Map, "'simulator'")) return;
+  const std::vector<std::string> fault_keys{"disconnect_every", "drop_every", "duplicate_every", "malformed_every",
+                                            "reorder_every", "stall_every", "stall_for"};
+  for (const auto& [k, v] : entries(n, {"host", "port", "speed", "partial_klines", "feeds", "faults"}, "'simulator'")) {
+    const std::string& key = k.Scalar();
+    if (key == "feeds") {
+      if (!expect(v, YAML::NodeType::Sequence, "'simulator.feeds'")) continue;
+      for (const YAML::Node& f : v) {
+        if (!expect(f, YAML::NodeType::Map, "a simulator feed")) continue;
+        SimulatorFeed feed;
+        feed.pos = pos_of(f);
+        for (const auto& [fk, fv] : entries(f, {"symbol", "path", "kind", "interval"}, "a simulator feed")) {
+          if (!expect(fv, YAML::NodeType::Scalar, "'" + fk.Scalar() + "'")) continue;
+          const Scalar s = scalar(fv);
+          if (fk.Scalar() == "symbol") feed.symbol = s.text;
+          if (fk.Scalar() == "interval") feed.interval = s.text;
+          if (fk.Scalar() == "kind") {
+            feed.kind = s.text;
+            if (s.text != "bars" && s.text != "ticks")
+              error(s.pos, "E0006", "a simulator feed's kind is bars or ticks, got '" + s.text + "'");
+          }
+          if (fk.Scalar() == "path") {
+            const std::filesystem::path p(s.text);
+            std::error_code ec;
+            feed.path = p.is_absolute() ? s.text
+                                        : std::filesystem::absolute(s.from_command_line ? p : def.base_dir / p, ec)
+                                              .lexically_normal()
+                                              .string();
+          }
+        }
+        if (feed.symbol.empty()) error(feed.pos, "E0006", "a simulator feed needs a symbol");
+        if (feed.path.empty()) error(feed.pos, "E0006", "a simulator feed needs a path");
+        sim.feeds.push_back(std::move(feed));
+      }
+      if (sim.feeds.empty()) error(pos_of(v), "E0006", "the simulator has no feeds");
+      continue;
+    }
+    if (key == "faults") {
+      if (!expect(v, YAML::NodeType::Map, "'simulator.faults'")) continue;
+      for (const auto& [fk, fv] : entries(v, fault_keys, "'simulator.faults'")) {
+        if (!expect(fv, YAML::NodeType::Scalar, "'" + fk.Scalar() + "'")) continue;
+        const Scalar s = scalar(fv);
+        const std::string& name = fk.Scalar();
+        if (name == "disconnect_every" || name == "stall_every" || name == "stall_for") {
+          const std::optional<int64_t> d = s.text == "0" ? std::optional<int64_t>(0) : parse_duration(s.text);
+          if (!d || *d < 0) {
+            error(s.pos, "E0006", name + " must be a duration such as 30s or 0 (never), got '" + s.text + "'");
+            continue;
+          }
+          (name == "disconnect_every" ? sim.disconnect_every_ns : name == "stall_every" ? sim.stall_every_ns : sim.stall_for_ns) = *d;
+        } else {
+          uint64_t count = 0;
+          const auto [p, e] = std::from_chars(s.text.data(), s.text.data() + s.text.size(), count);
+          if (e != std::errc() || p != s.text.data() + s.text.size()) {
+            error(s.pos, "E0006", name + " must be a message count (0 = never), got '" + s.text + "'");
+            continue;
+          }
+          (name == "drop_every" ? sim.drop_every : name == "duplicate_every" ? sim.duplicate_every
+                                  : name == "malformed_every" ? sim.malformed_every : sim.reorder_every) = count;
+        }
+      }
+      if (sim.stall_every_ns > 0 && sim.stall_for_ns >= sim.stall_every_ns)
+        error(pos_of(v), "E0006", "stall_for must be shorter than stall_every");
+      continue;
+    }
+    if (!expect(v, YAML::NodeType::Scalar, "'" + key + "'")) continue;
+    const Scalar s = scalar(v);
+    if (key == "host") sim.host = s.text;
+    if (key == "partial_klines") {
+      if (s.text != "true" && s.text != "false") error(s.pos, "E0006", "partial_klines must be true or false, got '" + s.text + "'");
+      sim.partial_klines = s.text == "true";
+    }
+    if (key == "port") {
+      const auto [p, e] = std::from_chars(s.text.data(), s.text.data() + s.text.size(), sim.port);
+      if (e != std::errc() || p != s.text.data() + s.text.size() || sim.port < 0 || sim.port > 65535)
+        error(s.pos, "E0006", "the simulator's port must be 0 (any free port) to 65535, got '" + s.text + "'");
+    }
+    if (key == "speed") {
+      if (s.text == "max") {
+        sim.speed = 0;
+      } else {
+        char* end = nullptr;
+        sim.speed = std::strtod(s.text.c_str(), &end);
+        if (s.text.empty() || *end != '\0' || !(sim.speed > 0) || !std::isfinite(sim.speed))
+          error(s.pos, "E0006", "the simulator's speed is a positive factor (1 = real time) or max, got '" + s.text + "'");
+      }
+    }
+  }
+  if (!n["feeds"]) error(sim.pos, "E0006", "the simulator needs 'feeds:' (symbol, path, kind, interval)");
+  if (sim.port == 0) sim.port = options_.simulator_port ? options_.simulator_port : free_loopback_port();
+  variables_["simulator.url"] = sim.url();
+  def.simulator = std::move(sim);
 }
 
 void Loader::load_engine(const YAML::Node& n, PipelineDef& def) {

@@ -1,5 +1,6 @@
 #include "pipeline_runner.hpp"
 
+#include "net/replay_server.hpp"
 #include "node_runtime.hpp"
 #include "planner.hpp"
 #include "store/fact_table.hpp"
@@ -103,6 +104,34 @@ void restore_nodes(const store::CheckpointData& cp, const std::vector<std::uniqu
     throw std::runtime_error("cannot resume: the checkpoint has the state of a node this pipeline does not have");
 }
 
+// The exchange simulator a paper pipeline declares, listening before any source connects.
+std::unique_ptr<net::ReplayServer> start_simulator(const SimulatorDef& sim) {
+  net::ReplayOptions o;
+  o.host = sim.host;
+  o.port = sim.port;
+  o.speed = sim.speed;
+  o.partial_klines = sim.partial_klines;
+  o.faults.disconnect_every_ns = sim.disconnect_every_ns;
+  o.faults.stall_every_ns = sim.stall_every_ns;
+  o.faults.stall_for_ns = sim.stall_for_ns;
+  o.faults.drop_every = sim.drop_every;
+  o.faults.duplicate_every = sim.duplicate_every;
+  o.faults.malformed_every = sim.malformed_every;
+  o.faults.reorder_every = sim.reorder_every;
+  for (const SimulatorFeed& f : sim.feeds) {
+    net::ReplayFeed feed;
+    feed.symbol = f.symbol;
+    feed.path = f.path;
+    feed.kind = f.kind == "ticks" ? net::ReplayFeed::ticks : net::ReplayFeed::bars;
+    feed.interval = f.interval;
+    o.feeds.push_back(std::move(feed));
+  }
+  auto server = std::make_unique<net::ReplayServer>(std::move(o));
+  server->start();
+  spdlog::info("exchange simulator: {} (speed {})", server->url(), sim.speed == 0 ? std::string("max") : fmt::format("{:g}x", sim.speed));
+  return server;
+}
+
 }  // namespace
 
 RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
@@ -134,6 +163,18 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
   }
   std::optional<store::CheckpointData>* checkpoint = ledger ? &ledger->checkpoint() : nullptr;
   const bool resuming = checkpoint && checkpoint->has_value();
+
+  std::unique_ptr<net::ReplayServer> simulator;
+  if (graph.simulator && graph.mode != QF_MODE_BACKTEST) {
+    try {
+      simulator = start_simulator(*graph.simulator);
+    } catch (const std::exception& e) {
+      result.status = RunResult::Status::failed;
+      result.error = std::string("the exchange simulator cannot start: ") + e.what();
+      if (ledger) ledger->close("failed", result.error, ledger->record().events, ledger->record().facts);
+      return result;
+    }
+  }
 
   std::vector<std::unique_ptr<NodeRuntime>> nodes;
   try {
@@ -297,6 +338,26 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
 
   std::atomic<bool> cancel{!started_ok || !first_error.empty()};
   BatchPool pool(graph.batch_size);
+
+  // Live reload in paper and live mode: a node is swapped by the stage that runs it.
+  std::unique_ptr<ReloadManager> reloads;
+  if (options.reload && graph.mode != QF_MODE_BACKTEST && !cancel) {
+    std::vector<Stage*> stage_of_node(nodes.size(), nullptr);
+    for (size_t i = 0; i < plan.stages.size(); ++i)
+      if (plan.stages[i].kind != StagePlan::Kind::sources)
+        for (uint32_t n : plan.stages[i].nodes) stage_of_node[n] = stage_of(i);
+    std::vector<NodeRuntime*> raw;
+    for (const auto& n : nodes) raw.push_back(n.get());
+    reloads = std::make_unique<ReloadManager>(graph, raw, [stage_of_node](uint32_t i) { return stage_of_node[i]; },
+                                              options.load_graph);
+    try {
+      reloads->start();
+      if (options.on_reload_manager) options.on_reload_manager(reloads.get());
+    } catch (const std::exception& e) {
+      spdlog::warn("{}; scripts will not be reloaded while the pipeline runs", e.what());
+      reloads.reset();
+    }
+  }
   {
     std::unique_ptr<oneapi::tbb::global_control> limit;
     if (options.threads > 0)
@@ -371,6 +432,7 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
       const size_t contributor = groups.size() + static_cast<size_t>(object_of[i]);
       const bool feeds_others = !consumers[i].empty();
       auto worker = std::make_unique<flow::function_node<BatchPtr, BatchPtr>>(fg, flow::serial, [&, stage, feeds_others, contributor](const BatchPtr& in) {
+        stage->run_posted();  // a reload's swap, between two batches
         auto out = pool.make();
         out->number = in->number;
         out->checkpoint = in->checkpoint;
@@ -400,6 +462,20 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     for (auto& in : inputs) in->activate();
     fg.wait_for_all();
     progress.stop();
+  }
+  if (reloads) {
+    if (options.on_reload_manager) options.on_reload_manager(nullptr);
+    reloads->stop();
+    for (const ReloadEvent& e : reloads->events()) {
+      std::string text = "node " + e.node + ": ";
+      if (e.applied)
+        text += (e.old_version.empty() ? std::string("-") : e.old_version) + " -> " +
+                (e.new_version.empty() ? std::string("new parameters") : e.new_version) + " applied";
+      else
+        text += "refused: " + e.error;
+      if (!e.file.empty()) text += " (" + e.file + ")";
+      if (events_writer) runtime_events.push_back({store::RuntimeEvent::reload, e.applied ? QF_LOG_INFO : QF_LOG_ERROR, text, e.time_ns});
+    }
   }
   note_error(async_error);
   if (coordinator) {
@@ -490,6 +566,7 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
   }
   // Nodes are destroyed here, before the libraries their types keep loaded.
   nodes.clear();
+  if (simulator) simulator->stop();
   return result;
 }
 

@@ -13,10 +13,12 @@
 #pragma once
 
 #include "graph.hpp"
+#include "reload_manager.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -35,6 +37,14 @@ struct RunOptions {
   bool force = false;   // resume or replace although the pipeline changed
   // Time origin for first_event_seconds (default: entry into run_pipeline).
   std::optional<std::chrono::steady_clock::time_point> started;
+  // Live reload (paper and live mode): watch the pipeline file and the scripts, and apply
+  // their changes while the pipeline runs. `load_graph` loads the pipeline file again; without
+  // it, changes to the pipeline file itself are not applied (scripts still are).
+  bool reload = true;
+  ReloadManager::GraphLoader load_graph;
+  // Called with the reload manager once the pipeline runs, and with nullptr when it stops
+  // (the control server's `POST /api/reload`).
+  std::function<void(ReloadManager*)> on_reload_manager;
 };
 
 struct RunResult {

@@ -135,6 +135,10 @@ Converted convert(const ParamDecl& decl, const Scalar& s, const fs::path& base_d
       v.s = qf_str{t.data(), t.size()};
       break;
     case QF_PARAM_PATH: {
+      if (t.empty()) {  // an optional path left empty stays empty ("none")
+        v.s = qf_str{t.data(), 0};
+        break;
+      }
       fs::path p(t);
       if (p.is_relative()) p = (s.from_command_line ? fs::current_path() : base_dir) / p;
       static thread_local std::string resolved;
@@ -226,6 +230,7 @@ std::optional<Graph> Validator::run() {
   g.facts = def_.facts;
   g.checkpoint_every_ns = def_.checkpoint_every_ns;
   g.checkpoint_events = def_.checkpoint_events;
+  g.simulator = def_.simulator;
   g.nodes = std::move(nodes_);
   uint32_t base = 0;
   for (const GraphNode& n : g.nodes) {

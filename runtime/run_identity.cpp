@@ -80,6 +80,14 @@ std::string pipeline_hash(const Graph& graph) {
       h.number((uint64_t{s.producer} << 32) | s.producer_port);
     }
   }
+  // What the simulator replays decides what a paper run sees (its speed and faults do not).
+  if (graph.simulator && graph.mode != QF_MODE_BACKTEST)
+    for (const SimulatorFeed& f : graph.simulator->feeds) {
+      h.text(f.symbol);
+      h.text(f.kind);
+      h.text(f.interval);
+      hash_file(h, f.path);
+    }
   return h.hex();
 }
 

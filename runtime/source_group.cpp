@@ -9,7 +9,8 @@
 namespace qflow {
 
 SourceGroup::SourceGroup(const Graph& graph, std::vector<NodeRuntime*> sources, uint32_t batch_size)
-    : graph_(graph), sources_(std::move(sources)), pending_(sources_.size()), batch_size_(batch_size) {
+    : graph_(graph), sources_(std::move(sources)), pending_(sources_.size()), batch_size_(batch_size),
+      live_(graph.mode != QF_MODE_BACKTEST) {
   local_of_.assign(graph.nodes.size(), -1);
   owner_of_stream_.resize(graph.stream_count());
   for (size_t i = 0; i < sources_.size(); ++i) {
@@ -106,7 +107,8 @@ void SourceGroup::restore(const std::string& runtime_part, SymbolTable& symbols)
   if (!r.at_end()) throw std::runtime_error("the checkpoint's source positions do not match this pipeline's sources");
 }
 
-// Makes sure source i has an event waiting unless it is done. False on failure.
+// Makes sure source i has an event waiting unless it is done. False on failure. A live source
+// (paper mode) is asked once: with nothing to give now, it is simply not in this batch.
 bool SourceGroup::refill(size_t i) {
   Pending& p = pending_[i];
   NodeRuntime* s = sources_[i];
@@ -123,8 +125,11 @@ bool SourceGroup::refill(size_t i) {
       return false;
     }
     if (rc == QF_SOURCE_DONE) p.done = true;
-    // A live source with nothing to give yet: wait briefly instead of spinning.
-    if (rc == QF_SOURCE_IDLE && p.events.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (rc == QF_SOURCE_IDLE && p.events.empty()) {
+      if (live_) break;
+      // A backtest waits for every source, so that events merge in time order.
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
   return true;
 }
@@ -132,11 +137,19 @@ bool SourceGroup::refill(size_t i) {
 bool SourceGroup::next(std::vector<qf_event>& out) {
   if (failed()) return false;
   out.clear();
+  bool all_done = true;
+  asked_.assign(sources_.size(), 0);
   while (out.size() < batch_size_) {
     int best = -1;
+    all_done = true;
     for (size_t i = 0; i < sources_.size(); ++i) {
-      if (!refill(i)) return false;
+      // A live source is asked once per batch: it may wait a little when it has nothing.
+      if (!live_ || !asked_[i]) {
+        if (!refill(i)) return false;
+        asked_[i] = 1;
+      }
       const Pending& p = pending_[i];
+      if (!p.done || p.head < p.events.size()) all_done = false;
       if (p.head == p.events.size()) continue;
       if (best < 0 || p.events[p.head].time_ns < pending_[static_cast<size_t>(best)].events[pending_[static_cast<size_t>(best)].head].time_ns)
         best = static_cast<int>(i);
@@ -157,10 +170,14 @@ bool SourceGroup::next(std::vector<qf_event>& out) {
       out.back().seq = ++seq_;
       if (facts_) record(out.back());
     }
+    // Live: what has arrived goes now, without waiting for a full batch.
+    if (live_ && p.head == p.events.size()) break;
   }
   if (!out.empty()) last_time_ = out.back().time_ns;
   events_.fetch_add(out.size(), std::memory_order_relaxed);
-  return !out.empty();
+  // A live group hands on empty batches while its sources are quiet: the pipeline keeps
+  // checkpointing and noticing Ctrl-C.
+  return !out.empty() || (live_ && !all_done);
 }
 
 bool SourceGroup::finish() {

@@ -2,6 +2,11 @@
 // time order (ties: the source listed first in the pipeline). Each event becomes one cycle
 // downstream; the group numbers them with increasing sequence numbers.
 //
+// In paper and live mode the sources are live: a batch holds what has arrived, without waiting
+// for a full batch or for a quiet source, and the group hands on empty batches while nothing
+// arrives. Each source's events stay in its own time order; across sources they go out in the
+// order they arrive (the earliest first among those that have).
+//
 // Used by one thread at a time (the TBB input node's body), except `progress()`.
 #pragma once
 
@@ -66,6 +71,8 @@ class SourceGroup final : public EventRouter {
   std::vector<std::pair<uint32_t, uint16_t>> owner_of_stream_;  // stream → (node, port)
   store::FactWriter* facts_ = nullptr;
   uint32_t batch_size_;
+  const bool live_;
+  std::vector<char> asked_;  // live: which sources were asked for events during this batch
   uint64_t seq_ = 0;
   int64_t last_time_ = 0;
   std::atomic<uint64_t> events_{0};

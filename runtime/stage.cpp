@@ -410,4 +410,20 @@ bool Stage::finish(std::vector<qf_event>& out) {
   return !failed();
 }
 
+void Stage::post(std::function<void()> task) {
+  std::lock_guard lock(posted_mutex_);
+  posted_.push_back(std::move(task));
+  has_posted_.store(true, std::memory_order_release);
+}
+
+void Stage::run_posted_now() {
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard lock(posted_mutex_);
+    tasks.swap(posted_);
+    has_posted_.store(false, std::memory_order_release);
+  }
+  for (auto& t : tasks) t();
+}
+
 }  // namespace qflow

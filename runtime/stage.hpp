@@ -23,7 +23,10 @@
 #include "store/checkpoint.hpp"
 #include "store/facts.hpp"
 
+#include <atomic>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -58,12 +61,24 @@ class Stage final : public EventRouter {
   const std::string& error() const { return error_; }
   uint64_t cycles() const { return cycle_; }
 
+  // Work for the stage's own thread between two batches (a reload's swap). Any thread may post;
+  // the runner calls run_posted() before each batch.
+  void post(std::function<void()> task);
+  void run_posted() {
+    if (has_posted_.load(std::memory_order_acquire)) run_posted_now();
+  }
+
   // EventRouter
   void emit(NodeRuntime& node, uint32_t port, const qf_event& ev) override;
   const qf_event* input(NodeRuntime& node, uint32_t slot) override;
   int64_t now() const override { return cycle_time_; }
 
  private:
+  void run_posted_now();
+  std::mutex posted_mutex_;  // guards posted_
+  std::vector<std::function<void()>> posted_;
+  std::atomic<bool> has_posted_{false};
+
   struct Target {
     uint32_t local;
     uint32_t slot;

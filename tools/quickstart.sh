@@ -22,6 +22,9 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The dashboard's charting library comes from the npm registry at build time (Debian's npm, unless
+# an npm is already on the PATH, as with NodeSource's nodejs).
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   echo "quickstart: installing ${missing[*]}"
   sudo=""

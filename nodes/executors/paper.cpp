@@ -26,7 +26,13 @@
 // After every market event (its fills first) one account snapshot: equity = cash + sum of
 // position * last price (bar close, tick price, quote mid). At stop, pending orders EXPIRE and
 // open positions stay open, marked at their last price.
+//
+// Live reload: `commission` and `slippage_bps` may change while a pipeline runs (paper
+// trading); the new values apply to fills from the next event on.
 #include <qflow/sdk.hpp>
+
+#include <mutex>
+#include <optional>
 
 #include <algorithm>
 #include <cmath>
@@ -178,6 +184,26 @@ class PaperExecutor {
         emit_update(ctx, p.order, QF_ORDER_EXPIRED, QF_REJECT_NONE, 0, 0, ctx.now());
       b.pending.clear();
     }
+  }
+
+  void prepare_reload(const ParamView& p) {
+    if (p.number("cash") != initial_cash_ || p.boolean("allow_short") != allow_short_ ||
+        p.boolean("check_cash") != check_cash_ || p.duration_ns("latency") != latency_)
+      throw std::invalid_argument("only commission and slippage_bps can change while running");
+    std::lock_guard lock(reload_mutex_);
+    pending_ = std::pair{p.number("commission"), p.number("slippage_bps") / 1e4};
+  }
+  void commit_reload(Context& ctx) {
+    std::lock_guard lock(reload_mutex_);
+    if (!pending_) throw std::runtime_error("no prepared parameters to apply");
+    commission_ = pending_->first;
+    slippage_ = pending_->second;
+    pending_.reset();
+    ctx.log(LogLevel::info, "commission " + std::to_string(commission_) + ", slippage " + std::to_string(slippage_ * 1e4) + " bps");
+  }
+  void abort_reload() {
+    std::lock_guard lock(reload_mutex_);
+    pending_.reset();
   }
 
   void save_state(StateWriter& w) const {
@@ -417,6 +443,8 @@ class PaperExecutor {
 
   // configuration
   double initial_cash_, commission_, slippage_;
+  std::mutex reload_mutex_;  // guards pending_: prepared on the reload thread, applied on ours
+  std::optional<std::pair<double, double>> pending_;  // commission, slippage
   bool allow_short_, check_cash_;
   int64_t latency_;
   std::vector<uint32_t> slot_port_;

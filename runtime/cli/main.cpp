@@ -1,4 +1,4 @@
-// qflow — the command line: run, validate, nodes, graph, runs, query, export, version.
+// qflow — the command line: run, validate, nodes, graph, runs, query, export, replay-server, version.
 //
 // Exit codes: 0 success, 1 usage error, 2 invalid pipeline, 3 runtime failure, 130 interrupted.
 #include "../diagnostics.hpp"
@@ -9,6 +9,7 @@
 #include "../planner.hpp"
 #include "../plugin_host.hpp"
 #include "../node_catalog.hpp"
+#include "replay_command.hpp"
 #include "store_commands.hpp"
 
 #include <CLI/CLI.hpp>
@@ -173,10 +174,13 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--format", export_format, "csv or json")->capture_default_str();
   export_cmd->add_option("-o,--output", fq.output, "File to write (default: stdout)");
 
+  qflow::cli::ReplayArguments replay_args;
+  auto* replay_cmd = qflow::cli::add_replay_command(app, replay_args);
+
   auto* version = app.add_subcommand("version", "Print the qflow and plugin ABI versions");
 
   // --log-level may come before or after the subcommand.
-  for (CLI::App* sub : {run, validate, nodes, graph_cmd, runs_cmd, query_cmd, export_cmd, version}) sub->fallthrough();
+  for (CLI::App* sub : {run, validate, nodes, graph_cmd, runs_cmd, query_cmd, export_cmd, replay_cmd, version}) sub->fallthrough();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -191,6 +195,11 @@ int main(int argc, char** argv) {
   }
 
   if (runs_cmd->parsed()) return qflow::cli::list_runs(run_dir, runs_json);
+  if (replay_cmd->parsed()) {
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    return qflow::cli::run_replay_server(replay_args, g_interrupted);
+  }
   if (query_cmd->parsed() || export_cmd->parsed()) {
     fq.format = query_cmd->parsed() ? query_format : export_format;
     fq.limit = query_cmd->parsed() ? query_limit : 0;
@@ -238,6 +247,24 @@ int main(int argc, char** argv) {
   ro.resume = resume;
   ro.force = force;
   ro.started = g_started;
+  // A reload reads the pipeline again with the same --set values and the same simulator port.
+  ro.load_graph = [&, sim_port = graph->simulator ? graph->simulator->port : 0](std::string& error) -> std::optional<qflow::Graph> {
+    qflow::Diagnostics diags;
+    qflow::LoadOptions load;
+    for (const std::string& s : opts.sets) {
+      const size_t eq = s.find('=');
+      if (eq != std::string::npos && eq > 0) load.overrides[s.substr(0, eq)] = s.substr(eq + 1);
+    }
+    load.simulator_port = sim_port;
+    const qflow::PipelineDef def = qflow::load_pipeline(file, load, diags);
+    std::optional<qflow::Graph> g;
+    if (!def.nodes.empty()) g = qflow::build_graph(def, registry, diags);
+    if (diags.has_errors()) {
+      for (const qflow::Diagnostic& d : diags.sorted()) error += (error.empty() ? "" : "; ") + d.to_string();
+      return std::nullopt;
+    }
+    return g;
+  };
   spdlog::info("running {} ({} nodes, mode {})", file, graph->nodes.size(),
                graph->mode == QF_MODE_BACKTEST ? "backtest" : graph->mode == QF_MODE_PAPER ? "paper" : "live");
   const qflow::RunResult r = qflow::run_pipeline(*graph, ro);

@@ -8,9 +8,10 @@
 //       size: 200                      # a parameter the script declares
 //
 // Node parameters: `script` (the file), `instruction_budget` (VM instructions allowed per
-// callback, default 1,000,000, 0 = unlimited) and `memory_limit` (bytes for the whole script,
-// default 64 MiB). Outputs: `orders` and `signals`. Fills, order updates and account snapshots
-// for this node's orders come back through on_feedback, before the next bar.
+// callback, default 1,000,000, 0 = unlimited), `memory_limit` (bytes for the whole script,
+// default 64 MiB) and `on_reload_error` (see Reload). Outputs: `orders` and `signals`. Fills,
+// order updates and account snapshots for this node's orders come back through on_feedback,
+// before the next bar.
 //
 // ======================================= Script API =======================================
 //
@@ -21,6 +22,10 @@
 //   on_fill(fill)     a fill of one of your orders; position() already includes it
 //   on_order(update)  a status change of one of your orders
 //   on_stop()         once, at the end of the stream (orders placed here are still delivered)
+//   on_reload(old)    in a reloaded version, once, as it takes over: `old` is a copy of the
+//                     replaced version's `state`; return the new state (or nil to keep `old`
+//                     as changed). Without on_reload the new version gets `old` as it is.
+//                     It may log, not trade.
 //
 // bar (read-only; one object reused for every bar: copy fields you want to keep, not `bar`):
 //   bar.time (ns since the epoch, UTC, integer; the bar's open time), bar.open, bar.high,
@@ -52,7 +57,11 @@
 //                     emits a signal for the current symbol; confidence in [0, 1], default 1
 //   log(...), print(...)
 //                     a line to the run's log (arguments joined by tabs)
-//   now()             the current time in ns: the cycle's event time in a backtest
+//   now()             the current time in ns: the cycle's event time (the market's clock; in
+//                     paper mode the feed's timestamps)
+//   version()         this script's version: "<file>@<first 12 hex digits of a 64-bit FNV-1a
+//                     hash of its text>". Every order carries it (the order's tag, an interned
+//                     string), and so do the fills and updates of that order.
 // The current symbol is the one of the bar being handled (of the fill or update in on_fill
 // and on_order); in on_start and on_stop it is the latest bar's.
 //
@@ -74,6 +83,18 @@
 // the top level of the script: a restore replaces the whole table after the top-level code
 // has run and before the next callback; on_start still runs if the host starts the node.
 //
+// Reload — while a pipeline runs, the host may reload the script (it changed on disk, or a
+// reloadable parameter changed). The new text is compiled and its top-level code and on_start
+// run in a fresh Lua state, off the pipeline's thread: there position(), cash() and equity()
+// read nothing yet and orders are refused. Its declared parameters must cover what the pipeline
+// sets. Then, between two events, the state is handed over (on_reload) and the new version
+// takes the next event: every event is handled by exactly one version. A syntax error, a
+// failing on_start or on_reload, or an undeclared parameter refuses the reload and the running
+// version goes on unchanged. When a reloaded version later fails in a callback (an error, a
+// broken instruction budget or memory limit), `on_reload_error: rollback` (the default) hands
+// its state back to the version it replaced, which takes over from the next event (the failed
+// event is not handled again), and logs the error; `fail` treats it like any node error.
+//
 // Sandbox — the libraries are base, table, string, math, utf8 and coroutine: no io, os,
 // package, debug, require, load, loadfile, dofile, collectgarbage or string.dump, and
 // setmetatable refuses __gc (finalizers would run outside the budget). math.random is seeded
@@ -89,7 +110,13 @@
 
 #include <qflow/sdk.hpp>
 
+#include <algorithm>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -98,7 +125,7 @@
 namespace qflow::lua {
 namespace {
 
-const std::vector<std::string> kNodeParams = {"script", "instruction_budget", "memory_limit"};
+const std::vector<std::string> kNodeParams = {"script", "instruction_budget", "memory_limit", "on_reload_error"};
 
 SandboxLimits limits_of(const ParamView& p) {
   return SandboxLimits{p.integer("instruction_budget"), static_cast<size_t>(p.integer("memory_limit"))};
@@ -106,28 +133,68 @@ SandboxLimits limits_of(const ParamView& p) {
 
 }  // namespace
 
+// A copy of a node's parameters that outlives the host's arrays (prepare_reload's are not kept).
+class OwnedParams {
+ public:
+  explicit OwnedParams(const ParamView& p) {
+    for (const qf_param_value& v : p.all()) {
+      names_.emplace_back(v.name ? v.name : "");
+      strings_.emplace_back(v.s.data ? std::string(v.s.data, v.s.size) : std::string());
+      values_.push_back(v);
+    }
+    for (size_t i = 0; i < values_.size(); ++i) {
+      values_[i].name = names_[i].c_str();
+      values_[i].s = qf_str{strings_[i].data(), strings_[i].size()};
+    }
+  }
+  OwnedParams(const OwnedParams&) = delete;
+  OwnedParams& operator=(const OwnedParams&) = delete;
+  ParamView view() const { return ParamView(values_.data(), static_cast<uint32_t>(values_.size())); }
+
+ private:
+  std::deque<std::string> names_, strings_;
+  std::vector<qf_param_value> values_;
+};
+
+// FNV-1a, 64 bits: a script version's name ("sma_cross.lua@3f2a9c1b0d4e") from its text.
+std::string version_name(const std::string& path, const std::string& source) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : source) h = (h ^ c) * 0x100000001b3ull;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return std::filesystem::path(path).filename().string() + "@" + std::string(hex, 12);
+}
+
 class LuaNode {
  public:
   static NodeSpec spec() {
     return NodeSpec("lua", "strategy")
         .summary("A strategy written in Lua: callbacks, declared parameters, orders and signals")
         .doc("Runs a Lua 5.4 script in a sandbox. The script defines callbacks (on_start, on_bar, "
-             "on_fill, on_order, on_stop), reads its inputs by label with value(label), trades with "
-             "buy/sell/order/cancel, emits signals, declares its own parameters in a `params` table "
-             "and keeps checkpointed data in a `state` table. Each callback runs under an "
-             "instruction budget and the state under a memory limit.")
-        .param(ParamSpec::path("script").required().doc("the Lua script"))
+             "on_fill, on_order, on_stop, on_reload), reads its inputs by label with value(label), trades "
+             "with buy/sell/order/cancel, emits signals, declares its own parameters in a `params` table "
+             "and keeps checkpointed data in a `state` table. Each callback runs under an instruction "
+             "budget and the state under a memory limit. While a pipeline runs, an edited script is "
+             "reloaded between two events with its state; a broken one is refused.")
+        .param(ParamSpec::path("script").required().reloadable().doc("the Lua script"))
         .param(ParamSpec::integer("instruction_budget")
                    .default_value("1000000")
                    .min(0)
+                   .reloadable()
                    .doc("VM instructions allowed per callback; 0 = unlimited"))
         .param(ParamSpec::integer("memory_limit")
                    .default_value("67108864")
                    .min(1048576)
+                   .reloadable()
                    .doc("bytes the script's Lua state may use"))
+        .param(ParamSpec::choice("on_reload_error", {"rollback", "fail"})
+                   .default_value("rollback")
+                   .reloadable()
+                   .doc("when a reloaded version fails in a callback: go back to the version it replaced "
+                        "(with the state as it is), or fail like any node error"))
         .input("in", Kinds::any(), "inputs, read by their label with value(label); bars also call on_bar",
                QF_PORT_MULTIPLE)
-        .output("orders", Kind::order, "orders placed by the script")
+        .output("orders", Kind::order, "orders placed by the script, tagged with its version")
         .output("signals", Kind::signal, "signals emitted by the script");
   }
 
@@ -143,58 +210,28 @@ class LuaNode {
     return out;
   }
 
-  explicit LuaNode(const NodeConfig& cfg)
-      : session_(std::make_unique<ScriptSession>()),
-        sandbox_(std::make_unique<LuaSandbox>(cfg.params().string("script"), limits_of(cfg.params()), cfg.seed())) {
+  explicit LuaNode(const NodeConfig& cfg) : session_(std::make_unique<ScriptSession>()), seed_(cfg.seed()) {
     std::set<std::string> labels;
     for (uint32_t i = 0; i < cfg.slots().size(); ++i) {
       const qf_slot_info& slot = cfg.slots()[i];
       const std::string label = slot.label ? slot.label : "";
       if (!labels.insert(label).second)
-        throw ScriptError(path() + ": two inputs are labelled '" + label + "'; value() could not tell them apart");
+        throw ScriptError(cfg.params().string("script") + ": two inputs are labelled '" + label +
+                          "'; value() could not tell them apart");
       session_->inputs.push_back(InputSlot{label, i, nullptr});
       if (slot.kinds & QF_KIND_BIT(QF_KIND_BAR)) bar_slots_.push_back(i);
     }
-    sandbox_->protect("setup", [&](lua_State* L) {
-      install_script_api(*sandbox_, L, session_.get());
-      for (InputSlot& in : session_->inputs) {
-        lua_pushlstring(L, in.label.data(), in.label.size());
-        in.interned = lua_tostring(L, -1);
-        sandbox_->anchor();  // keeps the string, and so its address, alive
-      }
-      bar_ = push_bar_object(L);
-      bar_ref_ = sandbox_->anchor();
-      for (auto [key, name] : {std::pair{&keys_.on_start, "on_start"}, {&keys_.on_bar, "on_bar"},
-                               {&keys_.on_fill, "on_fill"}, {&keys_.on_order, "on_order"},
-                               {&keys_.on_stop, "on_stop"}, {&keys_.state, "state"}}) {
-        lua_pushstring(L, name);
-        *key = sandbox_->anchor();
-      }
-    });
-    sandbox_->run_script();
-    const std::vector<DeclaredParam> declared = read_declared_params(*sandbox_, kNodeParams);
-    try {
-      sandbox_->protect("setup", [&](lua_State* L) {
-        push_param_values(L, declared, cfg.params());
-        lua_setglobal(L, "params");
-        sandbox_->push_global(keys_.state);
-        if (lua_isnil(L, -1)) {
-          lua_newtable(L);
-          lua_setglobal(L, "state");
-        } else if (!lua_istable(L, -1)) {
-          throw std::invalid_argument(std::string("state must be a table, not a ") + luaL_typename(L, -1));
-        }
-      });
-    } catch (const std::invalid_argument& e) {
-      throw ScriptError(path() + ": " + e.what());
-    }
+    current_ = build(cfg.params(), *session_);
+    rollback_ = cfg.params().string("on_reload_error") == "rollback";
+    adopt(*current_);
   }
 
   void start(Context& ctx) {
+    session_->order_tag = ctx.intern(current_->name);
     CallbackScope scope(*session_, ctx);
     for (const std::string& line : session_->early_logs) ctx.log(LogLevel::info, line);
     session_->early_logs.clear();
-    if (sandbox_->push_global_function(keys_.on_start, "on_start")) sandbox_->call(0, "on_start");
+    if (sandbox().push_global_function(current_->keys.on_start, "on_start")) sandbox().call(0, "on_start");
   }
 
   // Regular inputs are read together in on_cycle; only feedback arrives one event at a time.
@@ -206,14 +243,16 @@ class LuaNode {
         SymbolScope symbol(book, ev.symbol);
         const std::string_view name = ctx.lookup(ev.symbol);
         book.apply_fill(ev, name);
-        notify(keys_.on_fill, "on_fill", [&](lua_State* L) { push_fill(L, ev, name); });
+        guard(ctx, [&] { notify(current_->keys.on_fill, "on_fill", [&](lua_State* L) { push_fill(L, ev, name); }); });
         break;
       }
       case QF_KIND_ORDER_UPDATE: {
         CallbackScope scope(*session_, ctx);
         SymbolScope symbol(book, ev.symbol);
         book.apply_update(ev);
-        notify(keys_.on_order, "on_order", [&](lua_State* L) { push_order_update(L, ev, ctx.lookup(ev.symbol)); });
+        guard(ctx, [&] {
+          notify(current_->keys.on_order, "on_order", [&](lua_State* L) { push_order_update(L, ev, ctx.lookup(ev.symbol)); });
+        });
         break;
       }
       case QF_KIND_ACCOUNT: book.apply_account(ev); break;
@@ -223,36 +262,34 @@ class LuaNode {
 
   void on_cycle(Context& ctx) {
     CallbackScope scope(*session_, ctx);
+    ++current_->cycles;
     for (uint32_t slot : bar_slots_) {
       const qf_event* ev = ctx.input(slot);
       if (!ev || ev->kind != QF_KIND_BAR) continue;
       session_->book.set_bar_symbol(ctx, ev->symbol);
-      bar_->ev = *ev;
+      current_->bar->ev = *ev;
       // The hot path: no allocation, so no protected trampoline is needed around it.
-      if (!sandbox_->push_global_function(keys_.on_bar, "on_bar")) continue;
-      lua_rawgeti(sandbox_->state(), LUA_REGISTRYINDEX, bar_ref_);
-      sandbox_->call(1, "on_bar");
+      if (!sandbox().push_global_function(current_->keys.on_bar, "on_bar")) continue;
+      lua_rawgeti(sandbox().state(), LUA_REGISTRYINDEX, current_->bar_ref);
+      if (!guard(ctx, [&] { sandbox().call(1, "on_bar"); })) break;
     }
   }
 
   void stop(Context& ctx) {
     CallbackScope scope(*session_, ctx);
-    if (sandbox_->push_global_function(keys_.on_stop, "on_stop")) sandbox_->call(0, "on_stop");
+    guard(ctx, [&] {
+      if (sandbox().push_global_function(current_->keys.on_stop, "on_stop")) sandbox().call(0, "on_stop");
+    });
+    if (!history_.empty() || previous_) {
+      std::string counts;
+      for (const auto& [name, cycles] : history_) counts += name + " " + std::to_string(cycles) + ", ";
+      ctx.log(LogLevel::info, "cycles per version: " + counts + current_->name + " " +
+                                  std::to_string(current_->cycles - current_->stint_start));
+    }
   }
 
   void save_state(StateWriter& w) const {
-    lua_State* L = sandbox_->state();
-    sandbox_->push_global(keys_.state);
-    LuaValue state;
-    try {
-      if (!lua_istable(L, -1))
-        throw std::invalid_argument(std::string("state must be a table, not a ") + luaL_typename(L, -1));
-      state = read_lua_value(L, -1, "state");
-    } catch (const std::invalid_argument& e) {
-      lua_pop(L, 1);
-      throw ScriptError(path() + ": cannot save state: " + e.what());
-    }
-    lua_pop(L, 1);
+    const LuaValue state = read_state(*current_, "cannot save state");
     session_->book.save(w);
     write_lua_value(w, state);
   }
@@ -261,14 +298,240 @@ class LuaNode {
     TradingBook book = TradingBook::restore(r);
     const LuaValue state = read_lua_value(r);
     if (state.type != LuaValue::Type::table) throw std::runtime_error("saved Lua state is not a table");
-    sandbox_->protect("restore_state", [&](lua_State* L) {
+    sandbox().protect("restore_state", [&](lua_State* L) {
       push_lua_value(L, state);
       lua_setglobal(L, "state");
     });
     session_->book = std::move(book);
   }
 
+  // ---- live reload ----
+  // Off the node's thread: compile and run the new script in a fresh state of its own, with a
+  // session of its own (so its top-level code and on_start cannot touch the running version's),
+  // check that it declares every parameter the pipeline sets, with matching types, and run
+  // on_start. Nothing of the running version is touched.
+  void prepare_reload(const ParamView& params) {
+    auto detached = std::make_unique<ScriptSession>();
+    for (const InputSlot& in : session_->inputs) detached->inputs.push_back(InputSlot{in.label, in.slot, nullptr});
+    std::unique_ptr<Version> next = build(params, *detached);
+    if (next->keys.on_start != LUA_NOREF) {
+      LuaSandbox& sb = *next->sandbox;
+      if (sb.push_global_function(next->keys.on_start, "on_start")) sb.call(0, "on_start");
+    }
+    next->detached = std::move(detached);
+    next->rollback = params.string("on_reload_error") == "rollback";
+    std::lock_guard lock(pending_mutex_);
+    pending_ = std::move(next);
+  }
+
+  // On the node's thread, between two events: hand the state over (through on_reload when the
+  // new script defines it) and swap. Any failure leaves the running version as it was.
+  void commit_reload(Context& ctx) {
+    std::unique_ptr<Version> next;
+    {
+      std::lock_guard lock(pending_mutex_);
+      next = std::move(pending_);
+    }
+    if (!next) throw std::runtime_error("no prepared version to commit");
+    const LuaValue old_state = read_state(*current_, "cannot hand the state over");
+    // Not a callback: on_reload may log (lines kept for after the swap) but not trade.
+    LuaSandbox& sb = *next->sandbox;
+    sb.set_host_data(session_.get());
+    try {
+      sb.protect("on_reload", [&](lua_State* L) {
+        push_lua_value(L, old_state);
+        sb.push_global(next->keys.on_reload);
+        if (lua_isfunction(L, -1)) {
+          lua_pushvalue(L, -2);
+          lua_call(L, 1, 1);  // on_reload(old_state) → the new state, or nil to keep old_state as changed
+          if (lua_istable(L, -1)) {
+            lua_setglobal(L, "state");
+            lua_pop(L, 1);
+            return;
+          }
+          if (!lua_isnil(L, -1))
+            throw std::invalid_argument(std::string("on_reload must return a table or nil, not a ") + luaL_typename(L, -1));
+          lua_pop(L, 1);
+        } else {
+          lua_pop(L, 1);
+        }
+        lua_setglobal(L, "state");
+      });
+    } catch (...) {
+      sb.set_host_data(next->detached.get());
+      throw;
+    }
+    for (const std::string& line : next->detached->early_logs) ctx.log(LogLevel::info, line);
+    for (const std::string& line : session_->early_logs) ctx.log(LogLevel::info, line);
+    session_->early_logs.clear();
+    ctx.log(LogLevel::info, "reloaded " + current_->name + " -> " + next->name + " after " +
+                                std::to_string(current_->cycles - current_->stint_start) + " cycles");
+    history_.emplace_back(current_->name, current_->cycles - current_->stint_start);
+    previous_ = std::move(current_);
+    current_ = std::move(next);
+    rollback_ = current_->rollback;
+    adopt(*current_);
+    session_->order_tag = ctx.intern(current_->name);
+  }
+
+  void abort_reload() {
+    std::lock_guard lock(pending_mutex_);
+    pending_.reset();
+  }
+
+  const std::string& version() const { return current_->name; }
+
  private:
+  struct Keys {
+    int on_start = LUA_NOREF, on_bar = LUA_NOREF, on_fill = LUA_NOREF, on_order = LUA_NOREF, on_stop = LUA_NOREF,
+        on_reload = LUA_NOREF, state = LUA_NOREF;
+  };
+  // One loaded script: its Lua state and what the hot path needs of it.
+  struct Version {
+    std::unique_ptr<ScriptSession> detached;  // the session it was prepared with (reloads)
+    std::unique_ptr<LuaSandbox> sandbox;
+    BarObject* bar = nullptr;  // lives in the Lua state, anchored by bar_ref
+    int bar_ref = LUA_NOREF;
+    Keys keys;                          // global names, anchored so that looking them up never allocates
+    std::vector<const char*> labels;    // per input slot: its label as a string of this state
+    std::string name;                   // "sma_cross.lua@3f2a9c1b0d4e"
+    uint64_t cycles = 0;       // handled while current, over every stint
+    uint64_t stint_start = 0;  // `cycles` when it last became current
+    bool rollback = true;
+  };
+
+  // Loads `params.script` into a fresh sandbox whose API reaches `session`, runs its top-level
+  // code, and checks its declared parameters against `params`.
+  std::unique_ptr<Version> build(const ParamView& params, ScriptSession& session) {
+    auto v = std::make_unique<Version>();
+    v->sandbox = std::make_unique<LuaSandbox>(params.string("script"), limits_of(params), seed_);
+    LuaSandbox& sb = *v->sandbox;
+    sb.protect("setup", [&](lua_State* L) {
+      install_script_api(sb, L, &session);
+      for (const InputSlot& in : session.inputs) {
+        lua_pushlstring(L, in.label.data(), in.label.size());
+        v->labels.push_back(lua_tostring(L, -1));
+        sb.anchor();  // keeps the string, and so its address, alive
+      }
+      v->bar = push_bar_object(L);
+      v->bar_ref = sb.anchor();
+      for (auto [key, name] : {std::pair{&v->keys.on_start, "on_start"}, {&v->keys.on_bar, "on_bar"},
+                               {&v->keys.on_fill, "on_fill"}, {&v->keys.on_order, "on_order"},
+                               {&v->keys.on_stop, "on_stop"}, {&v->keys.on_reload, "on_reload"},
+                               {&v->keys.state, "state"}}) {
+        lua_pushstring(L, name);
+        *key = sb.anchor();
+      }
+    });
+    sb.run_script();
+    v->name = version_name(sb.script_path(), sb.source());
+    const std::vector<DeclaredParam> declared = read_declared_params(sb, kNodeParams);
+    try {
+      check_declared(declared, params);
+      sb.protect("setup", [&](lua_State* L) {
+        push_param_values(L, declared, params);
+        lua_setglobal(L, "params");
+        sb.push_global(v->keys.state);
+        if (lua_isnil(L, -1)) {
+          lua_newtable(L);
+          lua_setglobal(L, "state");
+        } else if (!lua_istable(L, -1)) {
+          throw std::invalid_argument(std::string("state must be a table, not a ") + luaL_typename(L, -1));
+        }
+      });
+    } catch (const std::invalid_argument& e) {
+      throw ScriptError(sb.script_path() + ": " + e.what());
+    }
+    return v;
+  }
+
+  // Every parameter the pipeline sets must be one the script declares, of a compatible type:
+  // what was validated against the old version's declaration must suit the new one.
+  static void check_declared(const std::vector<DeclaredParam>& declared, const ParamView& params) {
+    for (const qf_param_value& v : params.all()) {
+      const std::string name = v.name ? v.name : "";
+      if (std::find(kNodeParams.begin(), kNodeParams.end(), name) != kNodeParams.end()) continue;
+      const auto it = std::find_if(declared.begin(), declared.end(), [&](const DeclaredParam& d) { return d.name == name; });
+      if (it == declared.end())
+        throw std::invalid_argument("the pipeline sets parameter '" + name + "', which the script does not declare");
+      const bool numeric_ok = it->type == QF_PARAM_DOUBLE && (v.type == QF_PARAM_INT || v.type == QF_PARAM_DOUBLE);
+      const bool text_ok = (it->type == QF_PARAM_STRING || it->type == QF_PARAM_CHOICE) &&
+                           (v.type == QF_PARAM_STRING || v.type == QF_PARAM_CHOICE);
+      if (v.is_set && it->type != v.type && !numeric_ok && !text_ok)
+        throw std::invalid_argument("parameter '" + name + "' is declared with another type than the pipeline's value has");
+    }
+  }
+
+  // Points the session at a version's strings.
+  void adopt(Version& v) {
+    for (size_t i = 0; i < session_->inputs.size(); ++i) session_->inputs[i].interned = v.labels[i];
+    session_->version = v.name;
+  }
+
+  LuaValue read_state(const Version& v, const char* what) const {
+    lua_State* L = v.sandbox->state();
+    v.sandbox->push_global(v.keys.state);
+    LuaValue state;
+    try {
+      if (!lua_istable(L, -1))
+        throw std::invalid_argument(std::string("state must be a table, not a ") + luaL_typename(L, -1));
+      state = read_lua_value(L, -1, "state");
+    } catch (const std::invalid_argument& e) {
+      lua_pop(L, 1);
+      throw ScriptError(v.sandbox->script_path() + ": " + what + ": " + e.what());
+    }
+    lua_pop(L, 1);
+    return state;
+  }
+
+  // Runs a callback of the current version. When a reloaded version fails and the node rolls
+  // back, the version it replaced takes over with the state as it stands, the failure is
+  // logged, and false is returned; otherwise the error propagates.
+  template <class F>
+  bool guard(Context& ctx, F&& f) {
+    try {
+      f();
+      return true;
+    } catch (const ScriptError& e) {
+      if (!previous_ || !rollback_) throw;
+      std::optional<LuaValue> state;
+      try {
+        state = read_state(*current_, "state");
+      } catch (const ScriptError&) {  // unreadable after the failure: the previous version keeps its own
+      }
+      if (state) {
+        try {
+          previous_->sandbox->protect("rollback", [&](lua_State* L) {
+            push_lua_value(L, *state);
+            lua_setglobal(L, "state");
+          });
+        } catch (const ScriptError&) {  // too large for the previous version: it keeps its own
+        }
+      }
+      ctx.log(LogLevel::error, std::string(e.what()) + "; rolled back from " + current_->name + " to " + previous_->name +
+                                   (state ? " with the current state" : " with its own state (the current one was unreadable)"));
+      history_.emplace_back(current_->name, current_->cycles - current_->stint_start);
+      current_ = std::move(previous_);
+      current_->stint_start = current_->cycles;
+      adopt(*current_);
+      session_->order_tag = ctx.intern(current_->name);
+      return false;
+    }
+  }
+
+  // Calls a feedback callback with a fresh table built by `push`, if the script defines it.
+  template <class Push>
+  void notify(int key, const char* name, Push&& push) {
+    sandbox().protect(name, [&](lua_State* L) {
+      sandbox().push_global(key);
+      if (lua_isnil(L, -1)) return;
+      push(L);
+      lua_call(L, 1, 0);
+    });
+  }
+
+  LuaSandbox& sandbox() const { return *current_->sandbox; }
+
   // Marks the callback in progress for the script API and clears it however the callback ends.
   class CallbackScope {
    public:
@@ -297,29 +560,16 @@ class LuaNode {
     uint32_t saved_;
   };
 
-  // Calls a feedback callback with a fresh table built by `push`, if the script defines it.
-  template <class Push>
-  void notify(int key, const char* name, Push&& push) {
-    sandbox_->protect(name, [&](lua_State* L) {
-      sandbox_->push_global(key);
-      if (lua_isnil(L, -1)) return;
-      push(L);
-      lua_call(L, 1, 0);
-    });
-  }
-
-  const std::string& path() const { return sandbox_->script_path(); }
-
-  // The session outlives the Lua state: finalizers run by lua_close may still call the API.
+  // The session outlives every Lua state: finalizers run by lua_close may still call the API.
   std::unique_ptr<ScriptSession> session_;
-  std::unique_ptr<LuaSandbox> sandbox_;
+  const uint64_t seed_;
   std::vector<uint32_t> bar_slots_;  // slots whose producer may send bars
-  BarObject* bar_ = nullptr;         // lives in the Lua state, anchored by bar_ref_
-  int bar_ref_ = LUA_NOREF;
-  struct {
-    int on_start = LUA_NOREF, on_bar = LUA_NOREF, on_fill = LUA_NOREF, on_order = LUA_NOREF, on_stop = LUA_NOREF,
-        state = LUA_NOREF;
-  } keys_;  // global names, anchored so that looking them up never allocates
+  std::unique_ptr<Version> current_;
+  std::unique_ptr<Version> previous_;  // the version the current one replaced (for a rollback)
+  bool rollback_ = true;
+  std::vector<std::pair<std::string, uint64_t>> history_;  // versions that ran before, with their cycles
+  std::mutex pending_mutex_;  // guards pending_: prepared on the reload thread, committed on ours
+  std::unique_ptr<Version> pending_;
 };
 
 void register_lua_node(Registrar& r) { r.add<LuaNode>(); }

@@ -184,7 +184,8 @@ void LuaSandbox::run_script() {
   std::ostringstream text;
   text << in.rdbuf();
   if (!in) throw ScriptError("cannot read script '" + path_ + "': " + std::strerror(errno));
-  const std::string source = text.str();
+  source_ = text.str();
+  const std::string& source = source_;
   std::string load_error;
   protect("main chunk", [&](lua_State* L) {
     // Text only: a precompiled chunk can crash the interpreter.

@@ -64,6 +64,8 @@ class LuaSandbox {
 
   // Reads the script file and runs its main chunk (top-level code) under the limits.
   void run_script();
+  // The text run_script() read.
+  const std::string& source() const { return source_; }
 
   // Calls the function lying under the `nargs` arguments on top of the stack, under a fresh
   // instruction budget. Throws ScriptError naming `callback` when it fails.
@@ -111,6 +113,7 @@ class LuaSandbox {
 
   std::string path_;
   std::string chunk_name_;  // "@" + path
+  std::string source_;      // what run_script() read
   std::string short_src_;   // how Lua abbreviates the chunk name in its messages
   SandboxLimits limits_;
   lua_State* L_ = nullptr;

@@ -147,6 +147,7 @@ int place(lua_State* L, ScriptSession& s, const char* fn, const OrderRequest& r)
   ev.u.order.time_in_force = r.tif;
   ev.u.order.limit_price = r.limit;
   ev.u.order.stop_price = r.stop;
+  ev.u.order.tag = s.order_tag;
   s.book.open_orders.push_back(OpenOrder{id, r.symbol, std::string(c.lookup(r.symbol))});
   c.emit(0, ev);
   lua_pushinteger(L, static_cast<lua_Integer>(id));
@@ -256,6 +257,7 @@ int api_cancel(lua_State* L, ScriptSession& s) {
   qf_event ev = make_event(Kind::order, it->symbol);
   ev.u.order.order_id = it->id;
   ev.u.order.type = QF_ORDER_CANCEL;
+  ev.u.order.tag = s.order_tag;
   c.emit(0, ev);
   lua_pushboolean(L, 1);
   return 1;
@@ -289,6 +291,11 @@ int api_log(lua_State* L, ScriptSession& s) {
   else if (s.early_logs.size() < kMaxEarlyLogs)
     s.early_logs.push_back(std::move(line));
   return 0;
+}
+
+int api_version(lua_State* L, ScriptSession& s) {
+  lua_pushlstring(L, s.version.data(), s.version.size());
+  return 1;
 }
 
 int api_now(lua_State* L, ScriptSession& s) {
@@ -452,6 +459,7 @@ void install_script_api(LuaSandbox& sandbox, lua_State* L, ScriptSession* s) {
       {"equity", &guarded<api_equity>}, {"buy", &guarded<api_buy>},           {"sell", &guarded<api_sell>},
       {"order", &guarded<api_order>},   {"cancel", &guarded<api_cancel>},     {"signal", &guarded<api_signal>},
       {"log", &guarded<api_log>},       {"print", &guarded<api_log>},         {"now", &guarded<api_now>},
+      {"version", &guarded<api_version>},
   };
   for (const luaL_Reg& f : kFunctions) {
     lua_pushcfunction(L, f.func);

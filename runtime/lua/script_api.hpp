@@ -63,6 +63,8 @@ struct ScriptSession {
   std::vector<InputSlot> inputs;
   TradingBook book;
   std::vector<std::string> early_logs;  // logged by top-level code, before any callback ran
+  std::string version;                  // the script version running ("sma_cross.lua@3f2a9c1b0d4e")
+  uint32_t order_tag = 0;               // `version`, interned: the tag of every order placed
 
   const InputSlot* find_input(const char* label, size_t n) const;
   std::string input_names() const;

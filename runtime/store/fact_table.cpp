@@ -168,6 +168,12 @@ std::vector<FactCell> FactTable::row(const Fact& fact) const {
   r.push_back(text(known_port ? ports[s.node][s.port] : std::to_string(s.port)));
   if (family_ == Family::bars || family_ == Family::values) r.push_back(text(format_interval(s.interval)));
   auto origin = [&] { return text(e.origin ? node_name(e.origin - 1) : ""); };
+  // An order's tag is an interned string (the script version that placed it), 0 for none.
+  auto tag = [&](uint32_t t) {
+    if (t == 0) return text("");
+    const auto it = names_.find(t);
+    return it != names_.end() ? text(it->second) : unsigned_int(t);
+  };
   switch (family_) {
     case Family::bars:
       for (double x : {e.u.bar.open, e.u.bar.high, e.u.bar.low, e.u.bar.close, e.u.bar.volume}) r.push_back(num(x));
@@ -214,7 +220,7 @@ std::vector<FactCell> FactTable::row(const Fact& fact) const {
       r.push_back(num(e.u.order.limit_price));
       r.push_back(num(e.u.order.stop_price));
       r.push_back(text(tif_name(e.u.order.time_in_force)));
-      r.push_back(unsigned_int(e.u.order.tag));
+      r.push_back(tag(e.u.order.tag));
       break;
     case Family::order_updates:
       r.push_back(origin());
@@ -224,7 +230,7 @@ std::vector<FactCell> FactTable::row(const Fact& fact) const {
       r.push_back(num(e.u.order_update.filled_quantity));
       r.push_back(num(e.u.order_update.remaining_quantity));
       r.push_back(num(e.u.order_update.average_price));
-      r.push_back(unsigned_int(e.u.order_update.tag));
+      r.push_back(tag(e.u.order_update.tag));
       break;
     case Family::fills:
       r.push_back(origin());
@@ -234,7 +240,7 @@ std::vector<FactCell> FactTable::row(const Fact& fact) const {
       r.push_back(num(e.u.fill.quantity));
       r.push_back(num(e.u.fill.price));
       r.push_back(num(e.u.fill.commission));
-      r.push_back(unsigned_int(e.u.fill.tag));
+      r.push_back(tag(e.u.fill.tag));
       break;
     case Family::positions:
       for (double x : {e.u.position.quantity, e.u.position.average_price, e.u.position.realized_pnl, e.u.position.unrealized_pnl})

@@ -6,6 +6,7 @@
 #include <qflow/state.hpp>
 
 #include <algorithm>
+#include <cstddef>
 #include <bit>
 #include <cstring>
 
@@ -525,10 +526,20 @@ void FactWriter::record_input(const qf_event& signal, uint32_t node, uint16_t sl
   if (++s->count == kChunkRows) seal(*s);
 }
 
-// Alerts and events name their text by a symbol id (qf_alert.text, payload word 1).
+// Alerts and events name their text by a symbol id (qf_alert.text, payload word 1); orders,
+// their updates and fills name what placed them by one (the tag).
 void FactWriter::note_texts(const Series& s) {
-  if (s.key.family != Family::alerts && s.key.family != Family::events) return;
-  for (uint32_t i = 0; i < s.count; ++i) note_name(static_cast<uint32_t>(s.words[i * s.stride + 3 + 1] & 0xffffffffu));
+  size_t offset = 0;  // of the 32-bit id in the payload
+  switch (s.key.family) {
+    case Family::alerts:
+    case Family::events: offset = offsetof(qf_alert, text); break;
+    case Family::orders: offset = offsetof(qf_order, tag); break;
+    case Family::order_updates: offset = offsetof(qf_order_update, tag); break;
+    case Family::fills: offset = offsetof(qf_fill, tag); break;
+    default: return;
+  }
+  const size_t word = 3 + offset / 8, shift = (offset % 8) * 8;  // rows hold the payload's raw words (little-endian)
+  for (uint32_t i = 0; i < s.count; ++i) note_name(static_cast<uint32_t>((s.words[i * s.stride + word] >> shift) & 0xffffffffu));
 }
 
 void FactWriter::seal(Series& s) {

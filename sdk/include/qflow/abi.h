@@ -64,6 +64,19 @@
  *  6. Errors. A callback that fails calls `host->report_error` with a message and returns
  *     QF_ERROR; the pipeline's error policy decides what happens next. `stop` is called once
  *     at the end of the stream (events emitted there are delivered), `destroy` always last.
+ *
+ *  7. Live reload (ABI 1.1, optional; the host checks `struct_size` before using these
+ *     entries). While a pipeline runs, the host may hand a node its parameters again (some
+ *     changed, or a script it reads changed on disk) in two steps:
+ *     - `prepare_reload` builds the node's next version from those parameters without
+ *       disturbing the running one. It runs on a thread of the host's, possibly while the node
+ *       is processing events on its own thread, so it must not touch what the running version
+ *       uses. On failure (QF_ERROR, with the reason in `err`) the running version is unchanged.
+ *     - `commit_reload` then swaps the prepared version in, on the node's own thread between
+ *       two events, handing the running version's state over. On failure (report_error) the
+ *       running version stays, unchanged. Every event is processed by exactly one version.
+ *     `abort_reload` discards a prepared version that will not be committed. `version` names
+ *     the code running now (a script's content hash, say) for logs, order tags and facts.
  */
 #ifndef QFLOW_ABI_H
 #define QFLOW_ABI_H
@@ -76,7 +89,7 @@ extern "C" {
 #endif
 
 #define QF_ABI_VERSION_MAJOR 1u
-#define QF_ABI_VERSION_MINOR 0u
+#define QF_ABI_VERSION_MINOR 1u
 #define QF_ABI_VERSION ((QF_ABI_VERSION_MAJOR << 16) | QF_ABI_VERSION_MINOR)
 #define QF_ABI_MAJOR(v) ((uint32_t)(v) >> 16)
 #define QF_ABI_MINOR(v) ((uint32_t)(v)&0xffffu)
@@ -180,7 +193,7 @@ typedef struct qf_order {
   int32_t side;
   int32_t type; /* qf_order_type */
   int32_t time_in_force;
-  uint32_t tag; /* free for the origin: e.g. the script version that placed it */
+  uint32_t tag; /* an interned string naming what placed the order (a script version); 0 = none */
 } qf_order;
 
 typedef struct qf_order_update {
@@ -276,7 +289,7 @@ typedef enum qf_param_type {
   QF_PARAM_BOOL = 3,
   QF_PARAM_STRING = 4,
   QF_PARAM_CHOICE = 5,   /* a string from `choices` */
-  QF_PARAM_PATH = 6,     /* a string; relative paths are resolved by the host */
+  QF_PARAM_PATH = 6,     /* a string; relative paths are resolved by the host, empty stays empty */
   QF_PARAM_DURATION = 7, /* "500ms", "1m", "1d" or nanoseconds; passed as int nanoseconds */
   QF_PARAM_TIME = 8      /* ISO 8601 UTC instant; passed as int nanoseconds */
 } qf_param_type;
@@ -392,7 +405,17 @@ typedef struct qf_node_vtable {
   int32_t (*stop)(void* self, qf_context* ctx);
   int32_t (*save_state)(void* self, qf_context* ctx, qf_state_writer* w);
   int32_t (*restore_state)(void* self, qf_context* ctx, const void* data, size_t n);
+  /* ---- ABI 1.1: live reload (see 7 above); absent when struct_size ends before them ---- */
+  int32_t (*prepare_reload)(void* self, const qf_param_value* params, uint32_t param_count, qf_error* err);
+  int32_t (*commit_reload)(void* self, qf_context* ctx);
+  void (*abort_reload)(void* self);
+  /* The version running now, or NULL; valid until the next commit_reload. */
+  const char* (*version)(void* self);
 } qf_node_vtable;
+
+/* Whether a vtable has the entry `field` (older plugins have shorter vtables). */
+#define QF_VTABLE_HAS(vt, field) \
+  ((vt)->struct_size >= offsetof(qf_node_vtable, field) + sizeof(((qf_node_vtable*)0)->field))
 
 typedef struct qf_node_instance {
   void* self;

@@ -12,6 +12,10 @@
 //   void save_state(qflow::StateWriter&) const;
 //   void restore_state(qflow::StateReader&);
 //   static std::vector<qflow::ParamSpec> describe(const qflow::ParamView&);  // extra params
+//   void prepare_reload(const qflow::ParamView&);  // live reload, off the node's thread: build
+//   void commit_reload(qflow::Context&);           //   the next version, then swap it in
+//   void abort_reload();                           //   (see abi.h, 7)
+//   const std::string& version() const;            // the code running now ("" = none)
 //
 // Callbacks report failure by throwing; the adapter turns any exception into the ABI's error
 // report, so no exception ever crosses the library boundary. See abi.h for the cycle contract.
@@ -161,6 +165,10 @@ template <class T> concept HasProduce = requires(T& t, Context& c) { { t.produce
 template <class T> concept HasStop = requires(T& t, Context& c) { t.stop(c); };
 template <class T> concept HasSave = requires(const T& t, StateWriter& w) { t.save_state(w); };
 template <class T> concept HasRestore = requires(T& t, StateReader& r) { t.restore_state(r); };
+template <class T> concept HasPrepareReload = requires(T& t, const ParamView& p) { t.prepare_reload(p); };
+template <class T> concept HasCommitReload = requires(T& t, Context& c) { t.commit_reload(c); };
+template <class T> concept HasAbortReload = requires(T& t) { t.abort_reload(); };
+template <class T> concept HasVersion = requires(const T& t) { { t.version() } -> std::same_as<const std::string&>; };
 template <class T> concept HasDescribe = requires(const ParamView& p) { { T::describe(p) } -> std::same_as<std::vector<ParamSpec>>; };
 
 inline void copy_message(qf_error* err, const char* msg) {
@@ -238,6 +246,32 @@ struct Adapter {
     });
   }
 
+  static int32_t prepare_reload(void* p, const qf_param_value* params, uint32_t n, qf_error* err) {
+    try {
+      self(p)->node.prepare_reload(ParamView(params, n));
+      return QF_OK;
+    } catch (const std::exception& e) {
+      copy_message(err, e.what());
+    } catch (...) {
+      copy_message(err, "unknown exception");
+    }
+    return QF_ERROR;
+  }
+  static int32_t commit_reload(void* p, qf_context* ctx) {
+    Holder<T>* h = self(p);
+    return guarded(ctx, h->api, [&] { Context c(ctx, h->api); h->node.commit_reload(c); return QF_OK; });
+  }
+  static void abort_reload(void* p) {
+    try {
+      self(p)->node.abort_reload();
+    } catch (...) {  // nothing to report to: the prepared version is gone either way
+    }
+  }
+  static const char* version(void* p) {
+    const std::string& v = self(p)->node.version();
+    return v.empty() ? nullptr : v.c_str();
+  }
+
   static constexpr qf_node_vtable make_vtable() {
     qf_node_vtable v{};
     v.struct_size = sizeof(qf_node_vtable);
@@ -251,6 +285,12 @@ struct Adapter {
     if constexpr (HasStop<T>) v.stop = &stop;
     if constexpr (HasSave<T>) v.save_state = &save_state;
     if constexpr (HasRestore<T>) v.restore_state = &restore_state;
+    if constexpr (HasPrepareReload<T> && HasCommitReload<T>) {
+      v.prepare_reload = &prepare_reload;
+      v.commit_reload = &commit_reload;
+      if constexpr (HasAbortReload<T>) v.abort_reload = &abort_reload;
+    }
+    if constexpr (HasVersion<T>) v.version = &version;
     return v;
   }
   static constexpr qf_node_vtable vtable = make_vtable();

@@ -97,6 +97,7 @@ std::vector<Recorded> make_events(SymbolTable& symbols, size_t count, uint64_t s
   const uint32_t aaa = symbols.intern("AAA"), bbb = symbols.intern("BBB"), ccc = symbols.intern("CCC");
   const uint32_t margin = symbols.intern("risk: margin"), drawdown = symbols.intern("risk: drawdown");
   const uint32_t resumed = symbols.intern("resumed from checkpoint 3");
+  const uint32_t version = symbols.intern("strategy.lua@0123456789ab");  // what tags orders and fills
   const std::vector<Output> outputs{
       {0, 0, 0, {QF_KIND_BAR}, kMinute, {aaa, aaa, aaa, bbb}, 50},
       {1, 0, 1, {QF_KIND_BAR}, 5 * kMinute, {aaa}, 5},
@@ -137,6 +138,9 @@ std::vector<Recorded> make_events(SymbolTable& symbols, size_t count, uint64_t s
     for (uint64_t& w : words) w = r() % 2 ? r() : r() % 100;
     std::memcpy(e.u.raw, words, sizeof words);
     if (e.kind == QF_KIND_ALERT) e.u.alert.text = r() % 2 ? margin : drawdown;
+    if (e.kind == QF_KIND_ORDER) e.u.order.tag = r() % 2 ? version : 0;
+    if (e.kind == QF_KIND_FILL) e.u.fill.tag = r() % 2 ? version : 0;
+    if (e.kind == QF_KIND_ORDER_UPDATE) e.u.order_update.tag = r() % 2 ? version : 0;
     Recorded rec{e, o.node, o.port, o.stream, o.interval};
     if (o.node == kRuntimeNode) {
       rec.how = Recorded::How::in_family;
@@ -306,6 +310,7 @@ TEST_CASE("fact writer: every recorded event reads back, by family, by symbol an
   names[symbols.intern("risk: margin")] = "risk: margin";
   names[symbols.intern("risk: drawdown")] = "risk: drawdown";
   names[symbols.intern("resumed from checkpoint 3")] = "resumed from checkpoint 3";
+  names[symbols.intern("strategy.lua@0123456789ab")] = "strategy.lua@0123456789ab";
   CHECK(load_names(*store, kRun) == names);
 }
 
