@@ -125,4 +125,17 @@ std::vector<std::unique_ptr<NodeRuntime>> create_nodes(const Graph& graph, RunSe
   return nodes;
 }
 
+uint64_t NodeTiming::quantile(double q) const {
+  uint64_t counts[kBuckets], total = 0;
+  for (int b = 0; b < kBuckets; ++b) total += counts[b] = buckets[b];
+  if (total == 0) return 0;
+  const auto rank = static_cast<uint64_t>(q * static_cast<double>(total - 1));
+  uint64_t seen = 0;
+  for (int b = 0; b < kBuckets; ++b) {
+    seen += counts[b];
+    if (seen > rank) return b == 0 ? 0 : (uint64_t{1} << b) - 1;
+  }
+  return (uint64_t{1} << (kBuckets - 1)) - 1;
+}
+
 }  // namespace qflow

@@ -45,6 +45,39 @@ struct qf_context {
 
 namespace qflow {
 
+// A counter one thread writes and others read: plain loads and stores, no read-modify-write.
+class Counter {
+ public:
+  Counter& operator++() {
+    v_.store(v_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    return *this;
+  }
+  Counter& operator+=(uint64_t n) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    return *this;
+  }
+  operator uint64_t() const { return v_.load(std::memory_order_relaxed); }  // NOLINT: reads like a number
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+// How long a node's callbacks take, in power-of-two buckets of nanoseconds (bucket b holds
+// durations in [2^(b-1), 2^b)); written by the node's thread, read by the control server.
+struct NodeTiming {
+  static constexpr int kBuckets = 40;
+  Counter calls, busy_ns, errors;
+  Counter buckets[kBuckets];
+  void record(uint64_t ns) {
+    ++calls;
+    busy_ns += ns;
+    int b = ns == 0 ? 0 : 64 - __builtin_clzll(ns);
+    ++buckets[b < kBuckets ? b : kBuckets - 1];
+  }
+  // The q-quantile's bucket, reported as its upper bound in ns (0 when nothing was recorded).
+  uint64_t quantile(double q) const;
+};
+
 struct NodeRuntime {
   qf_context ctx{this};
   uint32_t index = 0;  // in the graph
@@ -58,7 +91,8 @@ struct NodeRuntime {
   std::string reported_error;       // from report_error during the current callback
   std::string contract_violation;   // the node broke the ABI contract (bad port or kind)
   std::atomic<double> progress{-1};
-  uint64_t events_in = 0, events_out = 0;
+  Counter events_in, events_out;
+  NodeTiming timing;  // collected in paper and live mode
 
   NodeRuntime() = default;
   NodeRuntime(const NodeRuntime&) = delete;

@@ -10,7 +10,10 @@
 
 #include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/global_control.h>
+#include <spdlog/sinks/sink.h>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include <chrono>
 #include <condition_variable>
@@ -339,6 +342,37 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
   std::atomic<bool> cancel{!started_ok || !first_error.empty()};
   BatchPool pool(graph.batch_size);
 
+  // Paper and live mode: the kill switch, per-node timing, and the control/dashboard server.
+  RunControl control;
+  std::unique_ptr<RunMonitor> monitor;
+  std::shared_ptr<spdlog::sinks::sink> monitor_sink;
+  const bool live = graph.mode != QF_MODE_BACKTEST;
+  if (live && options.monitor && !cancel) {
+    std::vector<NodeRuntime*> raw;
+    for (const auto& n : nodes) raw.push_back(n.get());
+    monitor = std::make_unique<RunMonitor>(graph, raw, control, services.symbols, result.run_id, *options.monitor);
+    try {
+      monitor->start();
+    } catch (const std::exception& e) {
+      note_error(std::string("the control server cannot start: ") + e.what() +
+                 " (choose another port with --control-port, or --no-control)");
+      cancel = true;
+      monitor.reset();
+    }
+    if (monitor) {
+      spdlog::info("dashboard: {}", monitor->url());
+      if (options.on_monitor_url) options.on_monitor_url(monitor->url());
+      monitor_sink = monitor->log_sink();
+      spdlog::default_logger()->sinks().push_back(monitor_sink);
+      for (const auto& n : nodes)
+        if (n->logger) n->logger->sinks().push_back(monitor_sink);
+    }
+  }
+  if (live)
+    for (auto& st : stages)
+      st->attach_control(&control, monitor ? Stage::Monitor([m = monitor.get()](const qf_event& e, uint32_t node) { m->observe(e, node); })
+                                           : Stage::Monitor());
+
   // Live reload in paper and live mode: a node is swapped by the stage that runs it.
   std::unique_ptr<ReloadManager> reloads;
   if (options.reload && graph.mode != QF_MODE_BACKTEST && !cancel) {
@@ -350,8 +384,10 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     for (const auto& n : nodes) raw.push_back(n.get());
     reloads = std::make_unique<ReloadManager>(graph, raw, [stage_of_node](uint32_t i) { return stage_of_node[i]; },
                                               options.load_graph);
+    if (monitor) reloads->on_event = [m = monitor.get()](const ReloadEvent& e) { m->on_reload(e); };
     try {
       reloads->start();
+      if (monitor) monitor->set_reloads(reloads.get());
       if (options.on_reload_manager) options.on_reload_manager(reloads.get());
     } catch (const std::exception& e) {
       spdlog::warn("{}; scripts will not be reloaded while the pipeline runs", e.what());
@@ -396,6 +432,14 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
             if (group->failed()) cancel = true;
             fc.stop();
             return {};
+          }
+          if (monitor) {
+            for (const qf_event& e : b->events)
+              if (e.kind == QF_KIND_BAR) monitor->observe(e, 0);
+            uint64_t events_read = 0;
+            for (const auto& g : groups) events_read += g->events();
+            monitor->set_events(events_read);
+            monitor->set_ready(true);
           }
           if (coordinator) {
             try {
@@ -463,6 +507,7 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     fg.wait_for_all();
     progress.stop();
   }
+  if (monitor) monitor->set_reloads(nullptr);
   if (reloads) {
     if (options.on_reload_manager) options.on_reload_manager(nullptr);
     reloads->stop();
@@ -563,6 +608,18 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
       result.status = RunResult::Status::failed;
       result.error = e;
     }
+  }
+  if (monitor) {
+    monitor->set_ready(false);
+    monitor->stop();  // publishes the final state, closes the dashboard's connections
+    auto& sinks = spdlog::default_logger()->sinks();
+    sinks.erase(std::remove(sinks.begin(), sinks.end(), monitor_sink), sinks.end());
+    for (const auto& n : nodes)
+      if (n->logger) {
+        auto& ns = n->logger->sinks();
+        ns.erase(std::remove(ns.begin(), ns.end(), monitor_sink), ns.end());
+      }
+    monitor.reset();
   }
   // Nodes are destroyed here, before the libraries their types keep loaded.
   nodes.clear();

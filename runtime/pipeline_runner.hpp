@@ -14,6 +14,7 @@
 
 #include "graph.hpp"
 #include "reload_manager.hpp"
+#include "run_monitor.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -45,6 +46,11 @@ struct RunOptions {
   // Called with the reload manager once the pipeline runs, and with nullptr when it stops
   // (the control server's `POST /api/reload`).
   std::function<void(ReloadManager*)> on_reload_manager;
+  // The control and dashboard server of a paper or live run (none when unset, and never in a
+  // backtest). The URL is logged when it listens.
+  std::optional<MonitorOptions> monitor;
+  // Called with the dashboard's URL once it listens (tests read the port from it).
+  std::function<void(const std::string&)> on_monitor_url;
 };
 
 struct RunResult {

@@ -1,5 +1,7 @@
 #include "stage.hpp"
 
+#include "store/fact_table.hpp"
+
 #include <qflow/events.hpp>
 #include <qflow/state.hpp>
 
@@ -137,6 +139,27 @@ void Stage::emit(NodeRuntime& node, uint32_t port, const qf_event& ev) {
   e->stream = graph_.stream(node.index, port);
   if (e->kind == QF_KIND_ORDER && e->origin == 0) e->origin = node.origin_handle();
   ++node.events_out;
+  if (control_) [[unlikely]] {
+    if (e->kind == QF_KIND_ORDER && e->u.order.type != QF_ORDER_CANCEL && !flattening_ &&
+        control_->halted.load(std::memory_order_relaxed)) {
+      refuse_halted(node, port, e);
+      return;
+    }
+    if (e->kind == QF_KIND_FILL && e->origin != 0) {
+      const int32_t side = e->u.fill.side;
+      held_[{e->origin, e->symbol}] += side * e->u.fill.quantity;
+      if (e->u.fill.order_id >= kFlattenOrderIds) closing_[{e->origin, e->symbol}] -= side * e->u.fill.quantity;
+    }
+    if (e->kind == QF_KIND_ORDER_UPDATE && e->u.order_update.order_id >= kFlattenOrderIds) {
+      const int32_t status = e->u.order_update.status;
+      const auto it = closing_orders_.find({e->origin, e->u.order_update.order_id});
+      if (it != closing_orders_.end() && status != QF_ORDER_ACCEPTED && status != QF_ORDER_PARTIALLY_FILLED) {
+        if (status != QF_ORDER_FILLED) closing_[{e->origin, e->symbol}] -= it->second * e->u.order_update.remaining_quantity;
+        closing_orders_.erase(it);
+      }
+    }
+    if (monitor_ && e->kind >= QF_KIND_ORDER && e->kind <= QF_KIND_ACCOUNT) monitor_(*e, node.index);
+  }
   if (facts_) {
     facts_->record(*e, node.index, static_cast<uint16_t>(port), e->stream, cycle_interval_);
     if (e->kind == QF_KIND_SIGNAL) record_signal_inputs(*e, node);
@@ -200,14 +223,14 @@ void Stage::drain() {
     if (n.failed) continue;
     NodeRuntime& rt = *n.rt;
     if (d.slot == kFeedback) {
-      if (rt.vt().on_feedback) check(n, rt.vt().on_feedback(rt.instance.self, &rt.ctx, d.ev), "on_feedback");
+      if (rt.vt().on_feedback) check(n, timed(rt, [&] { return rt.vt().on_feedback(rt.instance.self, &rt.ctx, d.ev); }), "on_feedback");
       continue;
     }
     n.current[d.slot] = d.ev;
     n.current_cycle[d.slot] = cycle_;
     n.dirty = true;
     ++rt.events_in;
-    if (rt.vt().on_event) check(n, rt.vt().on_event(rt.instance.self, &rt.ctx, d.slot, d.ev), "on_event");
+    if (rt.vt().on_event) check(n, timed(rt, [&] { return rt.vt().on_event(rt.instance.self, &rt.ctx, d.slot, d.ev); }), "on_event");
   }
   queue_.clear();
   head_ = 0;
@@ -218,7 +241,7 @@ void Stage::call_cycle_callbacks() {
     if (!n.dirty) continue;
     n.dirty = false;
     if (n.failed || !n.rt->vt().on_cycle) continue;
-    check(n, n.rt->vt().on_cycle(n.rt->instance.self, &n.rt->ctx), "on_cycle");
+    check(n, timed(*n.rt, [&] { return n.rt->vt().on_cycle(n.rt->instance.self, &n.rt->ctx); }), "on_cycle");
     drain();
   }
 }
@@ -243,7 +266,7 @@ void Stage::run_batch_nodes(const Batch& in) {
     collecting_ = static_cast<int32_t>(b);
     cycle_time_ = inputs.front().time_ns;
     batch_interval_ = inputs.front().kind == QF_KIND_BAR ? inputs.front().u.bar.interval_ns : 0;
-    const int32_t rc = rt.vt().on_batch(rt.instance.self, &rt.ctx, 0, inputs.data(), static_cast<uint32_t>(inputs.size()));
+    const int32_t rc = timed(rt, [&] { return rt.vt().on_batch(rt.instance.self, &rt.ctx, 0, inputs.data(), static_cast<uint32_t>(inputs.size())); });
     collecting_ = -1;
     rt.events_in += inputs.size();
     check(n, rc, "on_batch");
@@ -303,6 +326,8 @@ void Stage::run_cycle(const qf_event* events, size_t count) {
   cycle_seq_ = events[0].seq;
   cycle_time_ = events[0].time_ns;
   cycle_interval_ = events[0].kind == QF_KIND_BAR ? events[0].u.bar.interval_ns : 0;
+  if (control_ && control_->flatten_epoch.load(std::memory_order_relaxed) != 0) [[unlikely]]
+    flatten();
   for (size_t i = 0; i < count; ++i) route(&events[i]);
   if (!batch_nodes_.empty()) inject_batch_outputs();
   drain();
@@ -424,6 +449,48 @@ void Stage::run_posted_now() {
     has_posted_.store(false, std::memory_order_release);
   }
   for (auto& t : tasks) t();
+}
+
+// The kill switch is on: the order is recorded as placed, goes nowhere, and its node hears
+// back at once, as from an executor: REJECTED, reason HALTED.
+void Stage::refuse_halted(NodeRuntime& node, uint32_t port, const qf_event* order) {
+  if (facts_) facts_->record(*order, node.index, static_cast<uint16_t>(port), order->stream, cycle_interval_);
+  control_->orders_blocked.fetch_add(1, std::memory_order_relaxed);
+  qf_event* u = arena_.push(make_event(Kind::order_update, order->symbol, cycle_time_));
+  u->seq = cycle_seq_;
+  u->origin = order->origin;
+  u->u.order_update = qf_order_update{order->u.order.order_id, 0, order->u.order.quantity, 0, QF_ORDER_REJECTED,
+                                      QF_REJECT_HALTED, order->u.order.tag, 0};
+  if (facts_) facts_->record_in(store::Family::order_updates, *u, store::kRuntimeNode, 0);
+  if (monitor_) monitor_(*u, store::kRuntimeNode);
+  queue_.push_back(Delivery{static_cast<uint32_t>(local_of_[node.index]), kFeedback, u});
+}
+
+// Flatten: every position this stage's executors filled for a strategy is closed by a market
+// order in that strategy's name, routed like its own orders. Orders placed before the kill can
+// still fill afterwards, so this runs at the start of every cycle from then on, and orders again
+// whatever the fills and the closing orders still open do not already close.
+void Stage::flatten() {
+  for (auto& [key, quantity] : held_) {
+    const auto [origin, symbol] = key;
+    const double open = quantity + closing_[key];
+    if (std::abs(open) < 1e-12) continue;
+    const uint32_t g = origin - 1;
+    if (g >= local_of_.size() || local_of_[g] < 0) continue;
+    NodeRuntime& node = *local_[static_cast<size_t>(local_of_[g])].rt;
+    uint32_t port = 0;
+    while (port < node.type->outputs.size() && !(node.type->outputs[port].kinds & QF_KIND_BIT(QF_KIND_ORDER))) ++port;
+    if (port == node.type->outputs.size()) continue;
+    const int32_t side = open > 0 ? QF_SIDE_SELL : QF_SIDE_BUY;
+    const uint64_t id = kFlattenOrderIds + ++flatten_orders_;
+    qf_event order = make_market_order(symbol, id, side, std::abs(open), node.services->symbols.intern("kill switch"));
+    order.time_ns = cycle_time_;
+    closing_[key] += side * std::abs(open);
+    closing_orders_[{origin, id}] = side;
+    flattening_ = true;
+    emit(node, port, order);
+    flattening_ = false;
+  }
 }
 
 }  // namespace qflow

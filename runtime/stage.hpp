@@ -20,10 +20,13 @@
 
 #include "batch.hpp"
 #include "node_runtime.hpp"
+#include "run_control.hpp"
 #include "store/checkpoint.hpp"
 #include "store/facts.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <map>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -61,6 +64,15 @@ class Stage final : public EventRouter {
   const std::string& error() const { return error_; }
   uint64_t cycles() const { return cycle_; }
 
+  // Paper and live mode: the kill switch, per-node timing, and a tap that sees every order,
+  // order update, fill, position and account event a node emits (the dashboard's feed).
+  using Monitor = std::function<void(const qf_event&, uint32_t node)>;
+  void attach_control(RunControl* control, Monitor monitor) {
+    control_ = control;
+    monitor_ = std::move(monitor);
+    timing_ = control != nullptr;
+  }
+
   // Work for the stage's own thread between two batches (a reload's swap). Any thread may post;
   // the runner calls run_posted() before each batch.
   void post(std::function<void()> task);
@@ -75,6 +87,26 @@ class Stage final : public EventRouter {
 
  private:
   void run_posted_now();
+  void refuse_halted(NodeRuntime& node, uint32_t port, const qf_event* order);
+  void flatten();
+  template <class F>
+  int32_t timed(NodeRuntime& rt, F&& f) {
+    if (!timing_) return f();
+    const auto t0 = std::chrono::steady_clock::now();
+    const int32_t rc = f();
+    rt.timing.record(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count()));
+    if (rc < 0) ++rt.timing.errors;
+    return rc;
+  }
+  static constexpr uint64_t kFlattenOrderIds = uint64_t{1} << 62;  // ids of the kill switch's orders
+  RunControl* control_ = nullptr;
+  Monitor monitor_;
+  bool timing_ = false;
+  bool flattening_ = false;
+  uint64_t flatten_orders_ = 0;
+  std::map<std::pair<uint32_t, uint32_t>, double> held_;     // (origin, symbol) → quantity filled
+  std::map<std::pair<uint32_t, uint32_t>, double> closing_;  // (origin, symbol) → signed quantity of open closing orders
+  std::map<std::pair<uint32_t, uint64_t>, int32_t> closing_orders_;  // (origin, order id) → side
   std::mutex posted_mutex_;  // guards posted_
   std::vector<std::function<void()>> posted_;
   std::atomic<bool> has_posted_{false};

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <unistd.h>
@@ -126,6 +127,16 @@ int main(int argc, char** argv) {
   run->add_flag("--resume", resume, "Continue the run from its last checkpoint (after a crash or Ctrl-C)");
   run->add_flag("--force", force, "Resume, or replace a run, although its pipeline changed since");
   run->add_flag("--no-store", no_store, "Write no database: no facts, no checkpoints, no run record");
+  qflow::MonitorOptions control;
+  bool no_control = false, no_reload = false;
+  run->add_option("--control-port", control.port, "Paper/live: port of the dashboard and control API (0 = any free)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  run->add_option("--control-host", control.host, "Paper/live: address the control server listens on")->capture_default_str();
+  run->add_option("--control-token", control.token,
+                  "Paper/live: bearer token the control endpoints require (default: $QFLOW_CONTROL_TOKEN; none)");
+  run->add_flag("--no-control", no_control, "Paper/live: no dashboard or control API");
+  run->add_flag("--no-reload", no_reload, "Paper/live: do not reload scripts or parameters when their files change");
 
   auto* validate = app.add_subcommand("validate", "Check a pipeline and report every problem at once");
   validate->add_option("pipeline", file, "Pipeline YAML file")->required();
@@ -247,6 +258,12 @@ int main(int argc, char** argv) {
   ro.resume = resume;
   ro.force = force;
   ro.started = g_started;
+  ro.reload = !no_reload;
+  if (graph->mode != QF_MODE_BACKTEST && !no_control) {
+    if (control.token.empty())
+      if (const char* t = std::getenv("QFLOW_CONTROL_TOKEN")) control.token = t;
+    ro.monitor = control;
+  }
   // A reload reads the pipeline again with the same --set values and the same simulator port.
   ro.load_graph = [&, sim_port = graph->simulator ? graph->simulator->port : 0](std::string& error) -> std::optional<qflow::Graph> {
     qflow::Diagnostics diags;

@@ -159,7 +159,7 @@ TEST_CASE("a Lua strategy is reloaded while paper trading: exactly once, with it
     const int fd = ::open(log.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, STDOUT_FILENO);
     dup2(fd, STDERR_FILENO);
-    execl(QFLOW_BINARY, QFLOW_BINARY, "run", "--no-progress", pipeline.c_str(), static_cast<char*>(nullptr));
+    execl(QFLOW_BINARY, QFLOW_BINARY, "run", "--no-progress", "--control-port", "0", pipeline.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   REQUIRE(log.wait_for("subscribed at message", 1));

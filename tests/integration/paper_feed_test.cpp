@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <charconv>
 #include <chrono>
@@ -167,7 +168,7 @@ struct Fixture {
     expected = expected_table({{"BTCUSDT", btc}, {"ETHUSDT", eth}});
   }
   Outcome run(const std::string& name, const std::vector<std::string>& sets) {
-    std::vector<std::string> args = {"run", "--no-progress", pipeline, "--set", "out=" + dir + "/" + name};
+    std::vector<std::string> args = {"run", "--no-progress", "--control-port", "0", pipeline, "--set", "out=" + dir + "/" + name};
     for (const std::string& s : sets) args.insert(args.end(), {"--set", s});
     return run_qflow(args);
   }
@@ -344,7 +345,7 @@ TEST_CASE("exchange_ws speaks wss:// with a verified certificate and refuses an 
     const int port = free_port();
     auto server = serve(port, "server");
     wait_listening(port);
-    const Outcome o = run_qflow({"run", "--no-progress", pipeline(port, "trusted")});
+    const Outcome o = run_qflow({"run", "--no-progress", "--control-port", "0", pipeline(port, "trusted")});
     INFO(o.log);
     REQUIRE(o.status == 0);
     std::string expected = expected_table({{"BTCUSDT", btc}});
@@ -355,10 +356,27 @@ TEST_CASE("exchange_ws speaks wss:// with a verified certificate and refuses an 
     const int port = free_port();
     auto server = serve(port, "untrusted");
     wait_listening(port);
-    const Outcome o = run_qflow({"run", "--no-progress", pipeline(port, "untrusted")});
+    const Outcome o = run_qflow({"run", "--no-progress", "--control-port", "0", pipeline(port, "untrusted")});
     INFO(o.log);
     CHECK(o.status == 3);
     CHECK(o.log.find("gave up after 3 failed connection attempts to localhost:") != std::string::npos);
     CHECK(read_file(dir + "/untrusted/table.csv") == "time,symbol,feed.open,feed.high,feed.low,feed.close,feed.volume\n");
   }
+}
+
+TEST_CASE("pipelines/paper_trend.yaml trades on the simulator exactly as its backtest does") {
+  const std::string dir = fresh_dir("paper_trend");
+  const std::string pipeline = std::string(QFLOW_SOURCE_DIR) + "/pipelines/paper_trend.yaml";
+  const Outcome paper = run_qflow({"run", "--no-progress", "--control-port", "0", pipeline, "--set", "speed=max", "--set",
+                                   "out=" + dir + "/paper"});
+  INFO(paper.log);
+  REQUIRE(paper.status == 0);
+  CHECK(paper.log.find("exchange simulator: ws://127.0.0.1:9464/stream?streams=btcusdt@kline_1m") != std::string::npos);
+  const Outcome backtest = run_qflow({"run", "--no-progress", pipeline, "--set", "mode=backtest", "--set", "out=" + dir + "/backtest"});
+  INFO(backtest.log);
+  REQUIRE(backtest.status == 0);
+  const std::string trades = read_file(dir + "/paper/trades.csv");
+  CHECK(std::count(trades.begin(), trades.end(), '\n') > 100);
+  CHECK(trades == read_file(dir + "/backtest/trades.csv"));
+  CHECK(read_file(dir + "/paper/summary.json") == read_file(dir + "/backtest/summary.json"));
 }
