@@ -108,8 +108,9 @@ void restore_nodes(const store::CheckpointData& cp, const std::vector<std::uniqu
 }
 
 // The exchange simulator a paper pipeline declares, listening before any source connects.
-std::unique_ptr<net::ReplayServer> start_simulator(const SimulatorDef& sim) {
+std::unique_ptr<net::ReplayServer> start_simulator(const SimulatorDef& sim, bool record_send_times) {
   net::ReplayOptions o;
+  o.record_send_times = record_send_times;
   o.host = sim.host;
   o.port = sim.port;
   o.speed = sim.speed;
@@ -170,7 +171,7 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
   std::unique_ptr<net::ReplayServer> simulator;
   if (graph.simulator && graph.mode != QF_MODE_BACKTEST) {
     try {
-      simulator = start_simulator(*graph.simulator);
+      simulator = start_simulator(*graph.simulator, static_cast<bool>(options.on_simulator_send_times));
     } catch (const std::exception& e) {
       result.status = RunResult::Status::failed;
       result.error = std::string("the exchange simulator cannot start: ") + e.what();
@@ -623,7 +624,10 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
   }
   // Nodes are destroyed here, before the libraries their types keep loaded.
   nodes.clear();
-  if (simulator) simulator->stop();
+  if (simulator) {
+    simulator->stop();
+    if (options.on_simulator_send_times) options.on_simulator_send_times(simulator->send_times());
+  }
   return result;
 }
 

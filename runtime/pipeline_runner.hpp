@@ -51,6 +51,9 @@ struct RunOptions {
   std::optional<MonitorOptions> monitor;
   // Called with the dashboard's URL once it listens (tests read the port from it).
   std::function<void(const std::string&)> on_monitor_url;
+  // Benchmarks: the in-process simulator records when it sent each frame, handed over here
+  // when the run ends.
+  std::function<void(std::vector<int64_t> send_times)> on_simulator_send_times;
 };
 
 struct RunResult {

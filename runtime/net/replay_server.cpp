@@ -161,6 +161,7 @@ struct ReplayServer::Service {
   // Shared with other threads.
   std::atomic<int> port{0};
   Counters counters;
+  std::vector<int64_t> send_times;  // with options.record_send_times; guarded by `mutex` for readers
   std::thread thread;
   std::mutex mutex;                 // guards the four below
   lws_context* context = nullptr;   // while the service thread runs, for lws_cancel_service()
@@ -684,6 +685,10 @@ struct ReplayServer::Service {
       c.outbox.pop_front();
       ++writes;
       counters.sent.fetch_add(1, std::memory_order_relaxed);
+      if (options.record_send_times) {
+        std::lock_guard lock(mutex);
+        send_times.push_back(steady_ns());
+      }
     }
     if (c.next >= timeline.size() && !c.holding) return close_with(wsi, LWS_CLOSE_STATUS_NORMAL, "replay finished");
     if (c.next < reachable()) lws_callback_on_writable(wsi);  // the scan stopped early; go on next time
@@ -1106,6 +1111,11 @@ void ReplayServer::inject(const Fault& fault) {
 ReplayServer::Stats ReplayServer::stats() const { return service_->snapshot(); }
 
 bool ReplayServer::finished() const { return service_->finished.load(); }
+
+std::vector<int64_t> ReplayServer::send_times() const {
+  std::lock_guard lock(service_->mutex);
+  return service_->send_times;
+}
 
 void ReplayServer::wait_finished() {
   std::unique_lock lock(service_->mutex);

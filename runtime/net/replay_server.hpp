@@ -81,6 +81,7 @@ struct ReplayOptions {
   bool exit_at_end = false;        // stop serving once the replay finished (see finished())
   bool partial_klines = false;
   int64_t ping_every_ns = 20 * int64_t{1'000'000'000};  // 0 = no pings
+  bool record_send_times = false;  // keep when each data frame was written (benchmarks)
 };
 
 struct ReplayFault {
@@ -133,6 +134,9 @@ class ReplayServer {
 
   void inject(const Fault& fault);
   Stats stats() const;
+  // With record_send_times: the steady-clock time (ns) each data frame was handed to the
+  // socket, in sending order, over every connection. Read it once the replay finished.
+  std::vector<int64_t> send_times() const;
   // The replay reached its end and every connection has been closed.
   bool finished() const;
   // Returns once finished() or stop() was called.
