@@ -1,6 +1,7 @@
 // The control API of a paper session, through real HTTP on loopback against the `qflow` binary:
 // status, metrics, readiness, the bearer token, the kill switch (new orders refused, positions
-// flattened), a reload on request, an unknown endpoint, and a clean stop with Ctrl-C.
+// flattened), a reload on request, an unknown endpoint, a second qflow on the same run folder,
+// and a clean stop with Ctrl-C.
 #include "pipeline_run.hpp"
 
 #include <catch2/catch.hpp>
@@ -187,6 +188,11 @@ nodes:
   REQUIRE(wait_until([&] { return nlohmann::json::parse(http(port, "GET", "/api/status").body)["orders_blocked"].get<uint64_t>() >= 3; }));
   const std::string killed_metrics = http(port, "GET", "/metrics").body;
   CHECK(killed_metrics.find("qflow_killed 1") != std::string::npos);
+
+  // A second qflow on the same run folder is refused, and the first one goes on.
+  const std::string second = run_cli("run --no-progress --control-port 0 " + pipeline);
+  CHECK(second.find("is in use by another qflow process") != std::string::npos);
+  CHECK(http(port, "GET", "/ping").body == "pong");
 
   // Ctrl-C: sources stop, the pipeline drains and checkpoints, the sockets close.
   ::kill(pid, SIGINT);
