@@ -1,4 +1,5 @@
-// qflow — the command line: run, validate, nodes, graph, runs, query, export, replay-server, version.
+// qflow — the command line: run, validate, nodes, graph, runs, query, export, replay-server,
+// status, reload, kill, version.
 //
 // Exit codes: 0 success, 1 usage error, 2 invalid pipeline, 3 runtime failure, 130 interrupted.
 #include "../diagnostics.hpp"
@@ -9,6 +10,7 @@
 #include "../planner.hpp"
 #include "../plugin_host.hpp"
 #include "../node_catalog.hpp"
+#include "control_command.hpp"
 #include "replay_command.hpp"
 #include "store_commands.hpp"
 
@@ -187,11 +189,15 @@ int main(int argc, char** argv) {
 
   qflow::cli::ReplayArguments replay_args;
   auto* replay_cmd = qflow::cli::add_replay_command(app, replay_args);
+  qflow::cli::ControlArguments control_args;
+  const qflow::cli::ControlCommands control_cmds = qflow::cli::add_control_commands(app, control_args);
 
   auto* version = app.add_subcommand("version", "Print the qflow and plugin ABI versions");
 
   // --log-level may come before or after the subcommand.
-  for (CLI::App* sub : {run, validate, nodes, graph_cmd, runs_cmd, query_cmd, export_cmd, replay_cmd, version}) sub->fallthrough();
+  for (CLI::App* sub : {run, validate, nodes, graph_cmd, runs_cmd, query_cmd, export_cmd, replay_cmd, control_cmds.status,
+                        control_cmds.reload, control_cmds.kill, version})
+    sub->fallthrough();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -206,6 +212,8 @@ int main(int argc, char** argv) {
   }
 
   if (runs_cmd->parsed()) return qflow::cli::list_runs(run_dir, runs_json);
+  if (control_cmds.status->parsed() || control_cmds.reload->parsed() || control_cmds.kill->parsed())
+    return qflow::cli::run_control_command(control_cmds, control_args);
   if (replay_cmd->parsed()) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);

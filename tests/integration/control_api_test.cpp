@@ -181,6 +181,13 @@ nodes:
   REQUIRE(reloads.size() == 1);
   CHECK(reloads[0]["outcome"] == "applied");
 
+  // The same from the command line: qflow status / reload.
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  CHECK(run_cli("status --url " + url).find("\"mode\": \"paper\"") != std::string::npos);
+  CHECK(run_cli("reload --url " + url + " --node strategy").find("the session answered 401") != std::string::npos);
+  const std::string cli_reload = run_cli("reload --url " + url + " --token s3cret --node strategy");
+  CHECK(cli_reload.find("\"outcome\": \"applied\"") != std::string::npos);
+
   // The kill switch, flattening: from now on every order is refused.
   const Response kill = http(port, "POST", "/api/kill", R"({"flatten":true})", "s3cret");
   REQUIRE(kill.status == 200);
