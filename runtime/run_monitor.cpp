@@ -207,6 +207,7 @@ void RunMonitor::loop() {
     if (++tick % 4 == 0) {
       publish(nodes_message());
       publish(risk_message());
+      publish(status());
     }
     lock.lock();
   }
@@ -479,6 +480,7 @@ nlohmann::json RunMonitor::hello() const {
   if (has_account) history["account"] = account_message();
   history["nodes"] = nodes_message();
   history["risk"] = risk_message();
+  history["status"] = status();
   h["history"] = history;
   h["symbols"] = nlohmann::json(std::vector<std::string>(symbols.begin(), symbols.end()));
   return h;

@@ -2,8 +2,9 @@
 # The two quick-start commands of README.md.
 #
 #   tools/quickstart.sh demo   install what is missing, build, run pipelines/sma_cross.yaml
-#   tools/quickstart.sh test   install what is missing, build, run the whole test suite:
-#                              once in a Release build and once under AddressSanitizer + UBSan
+#   tools/quickstart.sh test   install what is missing (Chromium too, for the dashboard's test), build,
+#                              run the whole test suite: once in a Release build and once under
+#                              AddressSanitizer + UBSan
 #
 # Debian 12 packages only (see ../shared/DEPENDENCIES.md). Uses sudo when not run as root.
 set -euo pipefail
@@ -18,6 +19,8 @@ fi
 packages=(build-essential cmake pkg-config
   liblua5.4-dev libtbb-dev libyaml-cpp-dev libboost-dev librocksdb-dev libwebsockets-dev
   libspdlog-dev libfmt-dev catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev)
+# The dashboard's test opens the page in headless Chromium.
+if [[ "$mode" == test ]]; then packages+=(chromium); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -91,7 +91,13 @@ function fmtTime(ms, date = '') {
   return date === 'full' ? iso.slice(0, 19) : date === 'day' ? iso.slice(5, 19) : iso.slice(11, 19);
 }
 
-const short = (hash) => (hash ? String(hash).slice(0, 12) : '—');
+// "sma_cross.lua@3f2a9c1b0d4e" → "sma_cross.lua@3f2a9c1b": the script's name and enough of its hash.
+const short = (hash) => {
+  if (!hash) return '—';
+  const text = String(hash);
+  const at = text.lastIndexOf('@');
+  return at >= 0 ? text.slice(0, at + 9) : text.slice(0, 12);
+};
 const text = (v) => (v === null || v === undefined ? '—' : String(v));
 
 // ---- charts ------------------------------------------------------------------------------
