@@ -17,7 +17,6 @@
 #include <fcntl.h>
 #include <fstream>
 #include <netinet/in.h>
-#include <regex>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <thread>
@@ -143,10 +142,11 @@ nodes:
   }
   int port = 0;
   REQUIRE(wait_until([&] {
-    std::smatch m;
     const std::string text = read_file(log_path);
-    if (!std::regex_search(text, m, std::regex("dashboard: http://127\\.0\\.0\\.1:(\\d+)/"))) return false;
-    port = std::stoi(m[1].str());
+    const std::string key = "dashboard: http://127.0.0.1:";
+    const size_t at = text.find(key);
+    if (at == std::string::npos) return false;
+    port = std::stoi(text.substr(at + key.size()));
     return true;
   }));
   INFO(read_file(log_path));

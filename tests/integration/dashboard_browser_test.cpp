@@ -30,7 +30,6 @@
 #include <optional>
 #include <poll.h>
 #include <random>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -522,9 +521,9 @@ TEST_CASE("the dashboard of pipelines/paper_trend.yaml in headless Chromium: liv
   REQUIRE(qflow.started());
   int port = 0;
   for (const auto deadline = after(20); port == 0;) {
-    std::smatch m;
     const std::string log = read_file(qflow_log);
-    if (std::regex_search(log, m, std::regex("dashboard: http://127\\.0\\.0\\.1:(\\d+)/"))) port = std::stoi(m[1].str());
+    const std::string key = "dashboard: http://127.0.0.1:";
+    if (const size_t at = log.find(key); at != std::string::npos) port = std::stoi(log.substr(at + key.size()));
     else if (!qflow.running()) FAIL("qflow ended (" << describe_status(qflow.wait_for(0)) << ") before serving its dashboard:\n" << log);
     else if (Clock::now() > deadline) FAIL("qflow logged no dashboard URL in 20 s:\n" << log);
     else std::this_thread::sleep_for(std::chrono::milliseconds(20));

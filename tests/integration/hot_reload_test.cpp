@@ -16,7 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
+#include <cctype>
 #include <set>
 #include <sys/wait.h>
 #include <thread>
@@ -125,6 +125,19 @@ struct LogFile {
   }
 };
 
+// Every "<prefix>strategy.lua@<12 hex digits> <count>" in `text`, in order.
+std::vector<std::pair<std::string, uint64_t>> version_counts(const std::string& text, const std::string& prefix) {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  const std::string key = prefix + "strategy.lua@";
+  for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + 1)) {
+    const size_t name_at = at + prefix.size();
+    const size_t end = name_at + 13 + 12;  // "strategy.lua@" and the hash
+    if (end + 1 >= text.size() || text[end] != ' ' || !std::isdigit(static_cast<unsigned char>(text[end + 1]))) continue;
+    out.emplace_back(text.substr(name_at, end - name_at), std::stoull(text.substr(end + 1)));
+  }
+  return out;
+}
+
 std::string run_cli(const std::string& args) {
   const std::string cmd = std::string(QFLOW_BINARY) + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
@@ -219,25 +232,26 @@ TEST_CASE("a Lua strategy is reloaded while paper trading: exactly once, with it
   REQUIRE(WEXITSTATUS(status) == 0);
 
   // Exactly once: the runtime's count of cycles per version adds up to the bars sent.
-  std::smatch m;
-  REQUIRE(std::regex_search(text, m, std::regex("cycles per version: ([^\\n]*)")));
-  const std::string per_version = m[1].str();
+  const size_t at = text.find("cycles per version: ");
+  REQUIRE(at != std::string::npos);
+  const std::string per_version = text.substr(at, text.find('\n', at) - at);
   uint64_t cycles = 0;
   std::set<std::string> versions;
-  static const std::regex entry("(strategy\\.lua@[0-9a-f]{12}) (\\d+)");
-  for (std::sregex_iterator it(per_version.begin(), per_version.end(), entry), end; it != end; ++it) {
-    cycles += std::stoull((*it)[2].str());
-    versions.insert((*it)[1].str());
+  for (const auto& [name, count] : version_counts(per_version, "")) {
+    cycles += count;
+    versions.insert(name);
   }
   CHECK(cycles == kBars);
   // The state went through every reload: the count of bars handled is every bar but the two
   // that failed, and the script's own per-version counts add up to it.
-  REQUIRE(std::regex_search(text, m, std::regex("total (\\d+) reloads (\\d+)")));
-  CHECK(std::stoull(m[1].str()) == kBars - rolled_back);
-  CHECK(std::stoull(m[2].str()) == applied);
+  const size_t total_at = text.find("total ");
+  REQUIRE(total_at != std::string::npos);
+  const size_t reloads_at = text.find(" reloads ", total_at);
+  REQUIRE(reloads_at != std::string::npos);
+  CHECK(std::stoull(text.substr(total_at + 6)) == kBars - rolled_back);
+  CHECK(std::stoull(text.substr(reloads_at + 9)) == applied);
   uint64_t seen = 0;
-  static const std::regex seen_line("seen (strategy\\.lua@[0-9a-f]{12}) (\\d+)");
-  for (std::sregex_iterator it(text.begin(), text.end(), seen_line), end; it != end; ++it) seen += std::stoull((*it)[2].str());
+  for (const auto& [name, count] : version_counts(text, "seen ")) seen += count;
   CHECK(seen == kBars - rolled_back);
 
   // Orders and fills carry the version that placed them; the broken versions placed none.

@@ -16,7 +16,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <netinet/in.h>
-#include <regex>
+#include <cctype>
 #include <sstream>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -99,9 +99,22 @@ std::map<std::string, uint64_t> feed_counters(const std::string& log) {
   const size_t at = log.rfind("feed: ");
   if (at == std::string::npos) return out;
   const std::string line = log.substr(at, log.find('\n', at) - at);
-  static const std::regex number_then_words(R"((\d+) ([a-z][a-z -]*[a-z]))");
-  for (std::sregex_iterator it(line.begin(), line.end(), number_then_words), end; it != end; ++it)
-    out[(*it)[2].str()] = std::stoull((*it)[1].str());
+  // "N words": a number, a space, then lower-case words (spaces and hyphens inside).
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(line[i])) || (i > 0 && std::isalnum(static_cast<unsigned char>(line[i - 1])))) continue;
+    size_t j = i;
+    while (j < line.size() && std::isdigit(static_cast<unsigned char>(line[j]))) ++j;
+    if (j + 1 >= line.size() || line[j] != ' ' || !std::islower(static_cast<unsigned char>(line[j + 1]))) {
+      i = j;
+      continue;
+    }
+    size_t k = j + 1;
+    while (k < line.size() && (std::islower(static_cast<unsigned char>(line[k])) || line[k] == ' ' || line[k] == '-')) ++k;
+    std::string words = line.substr(j + 1, k - j - 1);
+    while (!words.empty() && (words.back() == ' ' || words.back() == '-')) words.pop_back();
+    out[words] = std::stoull(line.substr(i, j - i));
+    i = k;
+  }
   return out;
 }
 
