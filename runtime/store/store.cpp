@@ -7,6 +7,12 @@
 #include <rocksdb/table.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
 
 namespace qflow::store {
 
@@ -53,6 +59,65 @@ rocksdb::ColumnFamilyOptions cf_options(Cf c) {
   return o;
 }
 
+// A new store is made whole under a temporary name beside `dir` (its column families and its
+// format record, synced) and then renamed into place, so a process killed while creating it
+// leaves no half-made store to refuse later, only a temporary folder, which the next creation
+// removes once the process that made it is gone.
+void create_fresh(const std::filesystem::path& dir, const rocksdb::DBOptions& base) {
+  namespace fs = std::filesystem;
+  const fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
+  fs::create_directories(parent);
+  const std::string prefix = dir.filename().string() + ".creating-";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(parent, ec)) {
+    const std::string name = e.path().filename().string();
+    if (!name.starts_with(prefix)) continue;
+    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
+  }
+  const fs::path tmp = parent / (prefix + std::to_string(::getpid()));
+  fs::remove_all(tmp, ec);
+  {
+    rocksdb::Options o(base, rocksdb::ColumnFamilyOptions());
+    o.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status st = rocksdb::DB::Open(o, tmp.string(), &raw);
+    if (!st.ok()) throw StoreError("cannot create " + tmp.string() + ": " + st.ToString());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    for (size_t i = 0; i < static_cast<size_t>(Cf::count_) && st.ok(); ++i) {
+      rocksdb::ColumnFamilyHandle* h = nullptr;
+      st = db->CreateColumnFamily(cf_options(static_cast<Cf>(i)), kCfNames[i], &h);
+      if (h) handles.push_back(h);
+    }
+    if (st.ok()) {
+      rocksdb::WriteBatch b;
+      b.Put(handles[static_cast<size_t>(Cf::meta)], kFormatKey, std::to_string(kFormatVersion));
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      st = db->Write(wo, &b);
+    }
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    if (st.ok()) st = db->Close();
+    if (!st.ok()) {
+      db.reset();
+      fs::remove_all(tmp, ec);
+      throw StoreError("cannot create " + dir.string() + ": " + st.ToString());
+    }
+  }
+  fs::rename(tmp, dir, ec);  // onto a missing or empty folder
+  if (ec) {
+    fs::remove_all(tmp);
+    // Another process made it first: use theirs (its lock says whether it is still in use).
+    if (fs::exists(dir / "CURRENT")) return;
+    throw StoreError("cannot create " + dir.string() + ": " + ec.message());
+  }
+  if (const int fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
+    (void)::fsync(fd);  // the rename itself survives a crash
+    ::close(fd);
+  }
+}
+
 }  // namespace
 
 std::filesystem::path Store::locate(const std::filesystem::path& run_folder) {
@@ -74,13 +139,13 @@ std::unique_ptr<Store> Store::open(const std::filesystem::path& dir, Mode mode) 
   s->path_ = dir;
   s->read_only_ = mode == Mode::read_only;
   std::error_code ec;
-  const bool exists = std::filesystem::exists(dir / "CURRENT", ec);
+  bool exists = std::filesystem::exists(dir / "CURRENT", ec);
   if (!exists && s->read_only_) throw StoreError("no qflow database at " + dir.string());
   if (!exists && std::filesystem::exists(dir, ec) && !std::filesystem::is_empty(dir, ec))
     throw StoreError(dir.string() + " exists and is not a qflow database; refusing to write into it");
 
   rocksdb::DBOptions dbo;
-  dbo.create_if_missing = !s->read_only_;
+  dbo.create_if_missing = false;  // create_fresh makes new ones
   dbo.create_missing_column_families = false;
   dbo.max_background_jobs = 2;
   dbo.keep_log_file_num = 4;
@@ -92,8 +157,12 @@ std::unique_ptr<Store> Store::open(const std::filesystem::path& dir, Mode mode) 
   // memory stays bounded however fast facts come.
   dbo.db_write_buffer_size = 128 << 20;
 
+  if (!exists) {
+    create_fresh(dir, dbo);
+    exists = true;
+  }
   std::vector<std::string> existing;
-  if (exists) {
+  {
     const rocksdb::Status ls = rocksdb::DB::ListColumnFamilies(dbo, dir.string(), &existing);
     if (!ls.ok()) s->fail("cannot open", ls);
     for (const char* name : kCfNames)
@@ -103,8 +172,7 @@ std::unique_ptr<Store> Store::open(const std::filesystem::path& dir, Mode mode) 
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   descs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
-  for (size_t i = 0; i < static_cast<size_t>(Cf::count_); ++i)
-    if (exists) descs.emplace_back(kCfNames[i], cf_options(static_cast<Cf>(i)));
+  for (size_t i = 0; i < static_cast<size_t>(Cf::count_); ++i) descs.emplace_back(kCfNames[i], cf_options(static_cast<Cf>(i)));
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status st = s->read_only_ ? rocksdb::DB::OpenForReadOnly(dbo, dir.string(), descs, &handles, &raw)
@@ -119,24 +187,12 @@ std::unique_ptr<Store> Store::open(const std::filesystem::path& dir, Mode mode) 
   s->db_.reset(raw);
   // handles[0] is the default family, which we never use; keep it for destruction.
   s->handles_.assign(static_cast<size_t>(Cf::count_), nullptr);
-  if (exists) {
-    for (size_t i = 0; i < static_cast<size_t>(Cf::count_); ++i) s->handles_[i] = handles[i + 1];
-  } else {
-    for (size_t i = 0; i < static_cast<size_t>(Cf::count_); ++i) {
-      rocksdb::ColumnFamilyHandle* h = nullptr;
-      st = s->db_->CreateColumnFamily(cf_options(static_cast<Cf>(i)), kCfNames[i], &h);
-      if (!st.ok()) s->fail("cannot create", st);
-      s->handles_[i] = h;
-    }
-  }
+  for (size_t i = 0; i < static_cast<size_t>(Cf::count_); ++i) s->handles_[i] = handles[i + 1];
   s->db_->DestroyColumnFamilyHandle(handles[0]);
 
   const std::optional<std::string> format = s->get(Cf::meta, kFormatKey);
   if (!format) {
-    if (s->read_only_) throw StoreError(dir.string() + " has no qflow format record; it is not a qflow store");
-    rocksdb::WriteBatch b;
-    b.Put(s->cf(Cf::meta), kFormatKey, std::to_string(kFormatVersion));
-    s->write(b, true, "cannot initialise");
+    throw StoreError(dir.string() + " has no qflow format record; it is not a qflow store");
   } else if (*format != std::to_string(kFormatVersion)) {
     throw StoreError(dir.string() + " was written by store format " + *format + "; this qflow reads format " +
                      std::to_string(kFormatVersion) + " only. It was not changed: read it with the qflow that wrote it, "

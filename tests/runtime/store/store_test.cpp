@@ -167,8 +167,7 @@ TEST_CASE("store: a RocksDB database without qflow's column families is refused 
   CHECK(names == std::vector<std::string>{rocksdb::kDefaultColumnFamilyName});
 }
 
-TEST_CASE("store: a RocksDB database with qflow's families but no format record is refused read-only") {
-  // As a crash between creating the families and writing the format record would leave it.
+TEST_CASE("store: a RocksDB database with qflow's families but no format record is refused") {
   TempDir tmp("no_format");
   const fs::path db = tmp / "db";
   {
@@ -176,6 +175,37 @@ TEST_CASE("store: a RocksDB database with qflow's families but no format record 
     REQUIRE(store->db().Delete(rocksdb::WriteOptions(), store->cf(Cf::meta), "format").ok());
   }
   CHECK_THROWS_WITH(Store::open(db, Store::Mode::read_only), Catch::Contains("no qflow format record") && Catch::Contains(db.string()));
+  CHECK_THROWS_WITH(Store::open(db, Store::Mode::read_write), Catch::Contains("no qflow format record") && Catch::Contains(db.string()));
+}
+
+TEST_CASE("store: a new store is made under a temporary name and renamed whole; a dead creator's leftover is removed") {
+  // A process killed while creating a store leaves only its temporary folder, never a store
+  // without its families or format record.
+  TempDir tmp("create_whole");
+  const fs::path db = tmp / "qflow.db";
+  const pid_t gone = ::fork();  // a process that has certainly ended: its id names a leftover
+  REQUIRE(gone >= 0);
+  if (gone == 0) ::_exit(0);
+  int status = 0;
+  REQUIRE(::waitpid(gone, &status, 0) == gone);
+  const fs::path dead = tmp / ("qflow.db.creating-" + std::to_string(gone));
+  const fs::path alive = tmp / ("qflow.db.creating-" + std::to_string(::getppid()));  // still creating
+  for (const fs::path& p : {dead, alive}) {
+    fs::create_directories(p);
+    write_file(p / "CURRENT", "half made");
+  }
+  {
+    auto store = Store::open(db, Store::Mode::read_write);
+    CHECK(store->get(Cf::meta, "format") == std::optional<std::string>(std::to_string(kFormatVersion)));
+  }
+  CHECK_FALSE(fs::exists(dead));
+  CHECK(read_file(alive / "CURRENT") == "half made");
+  CHECK_FALSE(fs::exists(tmp / ("qflow.db.creating-" + std::to_string(::getpid()))));
+  std::vector<std::string> names;
+  REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), db.string(), &names).ok());
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"checkpoints", "default", "facts", "meta", "node_state"});
+  CHECK_NOTHROW(Store::open(db, Store::Mode::read_only));
 }
 
 TEST_CASE("store: a folder of other files is refused and left alone") {
