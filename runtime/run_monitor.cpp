@@ -1,5 +1,6 @@
 #include "run_monitor.hpp"
 
+#include <qflow/events.hpp>
 #include <qflow/time.hpp>
 
 #include <spdlog/sinks/base_sink.h>
@@ -7,6 +8,8 @@
 
 #include <cmath>
 #include <set>
+
+#include <pthread.h>
 
 namespace qflow {
 namespace {
@@ -17,29 +20,6 @@ constexpr int64_t kNsPerMs = 1'000'000, kNsPerDay = 86'400'000'000'000;
 
 int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-const char* side_text(int32_t side) { return side == QF_SIDE_BUY ? "buy" : side == QF_SIDE_SELL ? "sell" : ""; }
-
-const char* type_text(int32_t t) {
-  switch (t) {
-    case QF_ORDER_MARKET: return "market";
-    case QF_ORDER_LIMIT: return "limit";
-    case QF_ORDER_STOP: return "stop";
-    case QF_ORDER_STOP_LIMIT: return "stop_limit";
-    default: return "cancel";
-  }
-}
-
-const char* status_text(int32_t s) {
-  switch (s) {
-    case QF_ORDER_ACCEPTED: return "accepted";
-    case QF_ORDER_PARTIALLY_FILLED: return "partially_filled";
-    case QF_ORDER_FILLED: return "filled";
-    case QF_ORDER_CANCELLED: return "cancelled";
-    case QF_ORDER_REJECTED: return "rejected";
-    default: return "expired";
-  }
 }
 
 template <class T>
@@ -126,7 +106,10 @@ void RunMonitor::start() {
   h.snapshot = [this] { return hello(); };
   server_ = std::make_unique<net::ControlServer>(std::move(o), std::move(h));
   server_->start();
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "qf-monitor");
+    loop();
+  });
 }
 
 void RunMonitor::stop() {
@@ -256,12 +239,12 @@ void RunMonitor::publish_tick() {
                               {"symbol", name(e.symbol)},
                               {"t", e.time_ns / kNsPerMs},
                               {"id", e.u.order_update.order_id},
-                              {"side", o ? side_text(o->u.order.side) : ""},
+                              {"side", o ? side_name(o->u.order.side) : ""},
                               {"qty", o ? o->u.order.quantity : e.u.order_update.remaining_quantity},
-                              {"order_type", o ? type_text(o->u.order.type) : "market"},
+                              {"order_type", o ? order_type_name(o->u.order.type) : "market"},
                               {"limit", o ? o->u.order.limit_price : 0},
                               {"stop", o ? o->u.order.stop_price : 0},
-                              {"status", status_text(status)},
+                              {"status", order_status_name(status)},
                               {"reason", e.u.order_update.reason},
                               {"node", e.origin && e.origin - 1 < graph_.nodes.size() ? graph_.nodes[e.origin - 1].id : ""},
                               {"version", name(e.u.order_update.tag)}};
@@ -273,7 +256,7 @@ void RunMonitor::publish_tick() {
           nlohmann::json m = {{"type", "fill"},
                               {"symbol", name(e.symbol)},
                               {"t", e.time_ns / kNsPerMs},
-                              {"side", side_text(e.u.fill.side)},
+                              {"side", side_name(e.u.fill.side)},
                               {"qty", e.u.fill.quantity},
                               {"price", e.u.fill.price},
                               {"fee", e.u.fill.commission},
@@ -466,7 +449,7 @@ nlohmann::json RunMonitor::hello() const {
     nlohmann::json open = nlohmann::json::array();
     for (const auto& [key, o] : orders_)
       open.push_back({{"type", "order"}, {"symbol", name(o.symbol)}, {"t", o.time_ns / kNsPerMs}, {"id", o.u.order.order_id},
-                      {"side", side_text(o.u.order.side)}, {"qty", o.u.order.quantity}, {"order_type", type_text(o.u.order.type)},
+                      {"side", side_name(o.u.order.side)}, {"qty", o.u.order.quantity}, {"order_type", order_type_name(o.u.order.type)},
                       {"limit", o.u.order.limit_price}, {"stop", o.u.order.stop_price}, {"status", "accepted"},
                       {"node", o.origin && o.origin - 1 < graph_.nodes.size() ? graph_.nodes[o.origin - 1].id : ""},
                       {"version", name(o.u.order.tag)}});

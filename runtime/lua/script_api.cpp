@@ -3,6 +3,8 @@
 #include "lua_value.hpp"
 #include "sandbox.hpp"
 
+#include <qflow/events.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -44,30 +46,6 @@ void push_quantity(lua_State* L, double q) {
     lua_pushinteger(L, static_cast<lua_Integer>(q));
   else
     lua_pushnumber(L, q);
-}
-
-const char* status_name(int32_t status) {
-  switch (status) {
-    case QF_ORDER_ACCEPTED: return "accepted";
-    case QF_ORDER_PARTIALLY_FILLED: return "partially_filled";
-    case QF_ORDER_FILLED: return "filled";
-    case QF_ORDER_CANCELLED: return "cancelled";
-    case QF_ORDER_REJECTED: return "rejected";
-    case QF_ORDER_EXPIRED: return "expired";
-    default: return "unknown";
-  }
-}
-
-const char* reason_name(int32_t reason) {
-  switch (reason) {
-    case QF_REJECT_NONE: return "none";
-    case QF_REJECT_INSUFFICIENT_CASH: return "insufficient_cash";
-    case QF_REJECT_INSUFFICIENT_POSITION: return "insufficient_position";
-    case QF_REJECT_INVALID: return "invalid";
-    case QF_REJECT_RISK: return "risk";
-    case QF_REJECT_HALTED: return "halted";
-    default: return "unknown";
-  }
 }
 
 bool is_terminal(int32_t status) {
@@ -509,9 +487,9 @@ void push_order_update(lua_State* L, const qf_event& ev, std::string_view symbol
   lua_createtable(L, 0, 8);
   lua_pushinteger(L, static_cast<lua_Integer>(u.order_id));
   lua_setfield(L, -2, "order_id");
-  lua_pushstring(L, status_name(u.status));
+  lua_pushstring(L, order_status_name(u.status));
   lua_setfield(L, -2, "status");
-  lua_pushstring(L, reason_name(u.reason));
+  lua_pushstring(L, reject_reason_name(u.reason));
   lua_setfield(L, -2, "reason");
   push_quantity(L, u.filled_quantity);
   lua_setfield(L, -2, "filled_quantity");

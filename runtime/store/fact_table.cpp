@@ -1,5 +1,6 @@
 #include "fact_table.hpp"
 
+#include <qflow/events.hpp>
 #include <qflow/time.hpp>
 
 #include <charconv>
@@ -43,45 +44,6 @@ const char* kind_text(uint16_t kind) {
     case QF_KIND_ACCOUNT: return "account";
   }
   return "other";
-}
-
-const char* side_name(int32_t s) { return s > 0 ? "buy" : s < 0 ? "sell" : ""; }
-
-const char* order_type_name(int32_t t) {
-  switch (t) {
-    case QF_ORDER_MARKET: return "market";
-    case QF_ORDER_LIMIT: return "limit";
-    case QF_ORDER_STOP: return "stop";
-    case QF_ORDER_STOP_LIMIT: return "stop_limit";
-    case QF_ORDER_CANCEL: return "cancel";
-  }
-  return "unknown";
-}
-
-const char* tif_name(int32_t t) { return t == QF_TIF_DAY ? "day" : t == QF_TIF_IOC ? "ioc" : "gtc"; }
-
-const char* status_name(int32_t s) {
-  switch (s) {
-    case QF_ORDER_ACCEPTED: return "accepted";
-    case QF_ORDER_PARTIALLY_FILLED: return "partially_filled";
-    case QF_ORDER_FILLED: return "filled";
-    case QF_ORDER_CANCELLED: return "cancelled";
-    case QF_ORDER_REJECTED: return "rejected";
-    case QF_ORDER_EXPIRED: return "expired";
-  }
-  return "unknown";
-}
-
-const char* reason_name(int32_t r) {
-  switch (r) {
-    case QF_REJECT_NONE: return "";
-    case QF_REJECT_INSUFFICIENT_CASH: return "insufficient_cash";
-    case QF_REJECT_INSUFFICIENT_POSITION: return "insufficient_position";
-    case QF_REJECT_INVALID: return "invalid";
-    case QF_REJECT_RISK: return "risk";
-    case QF_REJECT_HALTED: return "halted";
-  }
-  return "unknown";
 }
 
 const char* level_name(int32_t l) {
@@ -219,14 +181,14 @@ std::vector<FactCell> FactTable::row(const Fact& fact) const {
       r.push_back(num(e.u.order.quantity));
       r.push_back(num(e.u.order.limit_price));
       r.push_back(num(e.u.order.stop_price));
-      r.push_back(text(tif_name(e.u.order.time_in_force)));
+      r.push_back(text(time_in_force_name(e.u.order.time_in_force)));
       r.push_back(tag(e.u.order.tag));
       break;
     case Family::order_updates:
       r.push_back(origin());
       r.push_back(unsigned_int(e.u.order_update.order_id));
-      r.push_back(text(status_name(e.u.order_update.status)));
-      r.push_back(text(reason_name(e.u.order_update.reason)));
+      r.push_back(text(order_status_name(e.u.order_update.status)));
+      r.push_back(text(e.u.order_update.reason == QF_REJECT_NONE ? "" : reject_reason_name(e.u.order_update.reason)));
       r.push_back(num(e.u.order_update.filled_quantity));
       r.push_back(num(e.u.order_update.remaining_quantity));
       r.push_back(num(e.u.order_update.average_price));

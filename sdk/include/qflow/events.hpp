@@ -72,6 +72,46 @@ inline std::string kinds_to_string(uint32_t bits) {
   return out.empty() ? "none" : out;
 }
 
+// The names orders, updates and fills go by in logs, facts, the dashboard and Lua.
+inline const char* side_name(int32_t side) { return side == QF_SIDE_BUY ? "buy" : side == QF_SIDE_SELL ? "sell" : ""; }
+
+inline const char* order_type_name(int32_t type) {
+  switch (type) {
+    case QF_ORDER_MARKET: return "market";
+    case QF_ORDER_LIMIT: return "limit";
+    case QF_ORDER_STOP: return "stop";
+    case QF_ORDER_STOP_LIMIT: return "stop_limit";
+    case QF_ORDER_CANCEL: return "cancel";
+    default: return "unknown";
+  }
+}
+
+inline const char* time_in_force_name(int32_t tif) { return tif == QF_TIF_DAY ? "day" : tif == QF_TIF_IOC ? "ioc" : "gtc"; }
+
+inline const char* order_status_name(int32_t status) {
+  switch (status) {
+    case QF_ORDER_ACCEPTED: return "accepted";
+    case QF_ORDER_PARTIALLY_FILLED: return "partially_filled";
+    case QF_ORDER_FILLED: return "filled";
+    case QF_ORDER_CANCELLED: return "cancelled";
+    case QF_ORDER_REJECTED: return "rejected";
+    case QF_ORDER_EXPIRED: return "expired";
+    default: return "unknown";
+  }
+}
+
+inline const char* reject_reason_name(int32_t reason) {
+  switch (reason) {
+    case QF_REJECT_NONE: return "none";
+    case QF_REJECT_INSUFFICIENT_CASH: return "insufficient_cash";
+    case QF_REJECT_INSUFFICIENT_POSITION: return "insufficient_position";
+    case QF_REJECT_INVALID: return "invalid";
+    case QF_REJECT_RISK: return "risk";
+    case QF_REJECT_HALTED: return "halted";
+    default: return "unknown";
+  }
+}
+
 inline qf_event make_event(Kind kind, uint32_t symbol, int64_t time_ns = 0) {
   qf_event ev;
   std::memset(&ev, 0, sizeof ev);
