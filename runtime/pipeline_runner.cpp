@@ -10,6 +10,7 @@
 
 #include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/task_arena.h>
 #include <spdlog/sinks/sink.h>
 #include <spdlog/spdlog.h>
 
@@ -21,7 +22,9 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <pthread.h>
 
 namespace qflow {
 
@@ -83,6 +86,45 @@ class ProgressLine {
   std::mutex mutex_;  // guards done_
   std::condition_variable cv_;
   bool done_ = false;
+  std::thread thread_;
+};
+
+// Feeds a live source group's batches into the graph from a thread of its own. The graph runs
+// in `arena`, which has no spare workers: this thread processes each batch through the stages
+// before it asks the feed for the next. A thread that waits for a feed inside the graph would
+// keep TBB's idle workers spinning for work on the cores the network threads need.
+class LiveFeeder {
+ public:
+  using Fill = std::function<std::shared_ptr<Batch>()>;
+  LiveFeeder(oneapi::tbb::task_arena& arena, flow::graph& graph, flow::broadcast_node<BatchPtr>& out, Fill fill)
+      : arena_(arena), graph_(graph), out_(out), fill_(std::move(fill)) {}
+  ~LiveFeeder() { join(); }
+  LiveFeeder(const LiveFeeder&) = delete;
+  LiveFeeder& operator=(const LiveFeeder&) = delete;
+
+  void start(std::function<void(const std::string&)> on_error) {
+    thread_ = std::thread([this, on_error = std::move(on_error)] {
+      pthread_setname_np(pthread_self(), "qf-live-feed");
+      try {
+        while (std::shared_ptr<Batch> b = fill_())
+          arena_.execute([&] {
+            out_.try_put(BatchPtr(std::move(b)));
+            graph_.wait_for_all();
+          });
+      } catch (const std::exception& e) {
+        on_error(e.what());
+      }
+    });
+  }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  oneapi::tbb::task_arena& arena_;
+  flow::graph& graph_;
+  flow::broadcast_node<BatchPtr>& out_;
+  Fill fill_;
   std::thread thread_;
 };
 
@@ -401,7 +443,16 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
       limit = std::make_unique<oneapi::tbb::global_control>(oneapi::tbb::global_control::max_allowed_parallelism,
                                                             static_cast<size_t>(options.threads));
     ProgressLine progress(groups, options.progress);
-    flow::graph fg;
+    // Paper and live mode run the graph in an arena of their own, one thread unless told
+    // otherwise (see LiveFeeder); the graph binds to the arena it is built in.
+    std::optional<oneapi::tbb::task_arena> live_arena;
+    if (live) live_arena.emplace(options.threads > 0 ? options.threads : 1);
+    std::optional<flow::graph> graph_holder;
+    if (live_arena)
+      live_arena->execute([&] { graph_holder.emplace(); });
+    else
+      graph_holder.emplace();
+    flow::graph& fg = *graph_holder;
     // TBB's input_node keeps a copy of the last item it produced until it produces the next. A
     // ticket in that copy would keep its batch counted as in flight, stalling a limit of one,
     // so tickets are attached after the limiter, to a batch of their own.
@@ -414,6 +465,8 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     // outputs can overtake each other; a sequencer in front of every consumer restores the order.
     std::vector<std::unique_ptr<flow::sequencer_node<BatchPtr>>> sequencers;
     std::vector<flow::sender<BatchPtr>*> output_of(plan.stages.size(), nullptr);
+    std::vector<std::unique_ptr<flow::broadcast_node<BatchPtr>>> live_outputs;
+    std::vector<std::unique_ptr<LiveFeeder>> feeders;
     for (size_t i = 0; i < plan.stages.size(); ++i) {
       if (plan.stages[i].kind == StagePlan::Kind::sources) {
         const size_t group_index = static_cast<size_t>(object_of[i]);
@@ -422,16 +475,13 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
         auto limiter = std::make_unique<flow::limiter_node<SourceBatch>>(fg, graph.max_batches_in_flight);
         flow::limiter_node<SourceBatch>* lim = limiter.get();
         auto batch_no = std::make_shared<uint64_t>(kStartBatch);
-        auto input = std::make_unique<flow::input_node<SourceBatch>>(fg, [&, group, group_index, batch_no, last_checkpoint](oneapi::tbb::flow_control& fc) -> SourceBatch {
-          if (cancel.load(std::memory_order_relaxed) || (options.interrupted && options.interrupted->load())) {
-            fc.stop();
-            return {};
-          }
+        // The next batch of the group, or none when it is finished or the run is cancelled.
+        auto fill = [&, group, group_index, batch_no, last_checkpoint]() -> SourceBatch {
+          if (cancel.load(std::memory_order_relaxed) || (options.interrupted && options.interrupted->load())) return {};
           auto b = pool.make();
           b->number = ++*batch_no;
           if (!group->next(b->events)) {
             if (group->failed()) cancel = true;
-            fc.stop();
             return {};
           }
           if (monitor) {
@@ -455,6 +505,21 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
               cancel = true;
             }
           }
+          return b;
+        };
+        if (live) {
+          // A live group waits for its feed on a thread of its own: a task blocked inside the
+          // graph would keep TBB's other workers spinning for work, taking the cores the feed's
+          // network threads need.
+          auto feed = std::make_unique<flow::broadcast_node<BatchPtr>>(fg);
+          feeders.push_back(std::make_unique<LiveFeeder>(*live_arena, fg, *feed, std::move(fill)));
+          output_of[i] = feed.get();
+          live_outputs.push_back(std::move(feed));
+          continue;
+        }
+        auto input = std::make_unique<flow::input_node<SourceBatch>>(fg, [fill](oneapi::tbb::flow_control& fc) -> SourceBatch {
+          SourceBatch b = fill();
+          if (!b) fc.stop();
           return b;
         });
         auto ticketer = std::make_unique<flow::function_node<SourceBatch, BatchPtr>>(fg, flow::serial, [lim, &pool](const SourceBatch& in) {
@@ -487,7 +552,7 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
           if (!stage->process(*in, sink)) cancel = true;
           if (!feeds_others) sink.clear();
         }
-        if (!first_processed.exchange(true)) result.first_event_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+        if (!in->events.empty() && !first_processed.exchange(true)) result.first_event_seconds = std::chrono::duration<double>(Clock::now() - started).count();
         if (stage->failed()) return BatchPtr(std::move(out));
         try {
           if (in->checkpoint && coordinator) coordinator->contribute(in->checkpoint, contributor, stage->checkpoint());
@@ -505,7 +570,15 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
       workers.push_back(std::move(worker));
     }
     for (auto& in : inputs) in->activate();
-    fg.wait_for_all();
+    for (auto& f : feeders) f->start([&](const std::string& e) {
+      note_async(e);
+      cancel = true;
+    });
+    for (auto& f : feeders) f->join();
+    if (live_arena)
+      live_arena->execute([&] { fg.wait_for_all(); });
+    else
+      fg.wait_for_all();
     progress.stop();
   }
   if (monitor) monitor->set_reloads(nullptr);

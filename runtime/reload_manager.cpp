@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <unistd.h>
+#include <pthread.h>
 
 namespace qflow {
 namespace {
@@ -111,7 +112,10 @@ void ReloadManager::start() {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (inotify_fd_ < 0 || wake_fd_ < 0) throw std::runtime_error("cannot watch files for reloads: inotify is not available");
   watch_files();
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "qf-reload");
+    loop();
+  });
 }
 
 void ReloadManager::watch_files() {

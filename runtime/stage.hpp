@@ -19,6 +19,7 @@
 #pragma once
 
 #include "batch.hpp"
+#include "call_clock.hpp"
 #include "node_runtime.hpp"
 #include "run_control.hpp"
 #include "store/checkpoint.hpp"
@@ -71,6 +72,7 @@ class Stage final : public EventRouter {
     control_ = control;
     monitor_ = std::move(monitor);
     timing_ = control != nullptr;
+    if (timing_) CallClock::init();
   }
 
   // Work for the stage's own thread between two batches (a reload's swap). Any thread may post;
@@ -92,9 +94,9 @@ class Stage final : public EventRouter {
   template <class F>
   int32_t timed(NodeRuntime& rt, F&& f) {
     if (!timing_) return f();
-    const auto t0 = std::chrono::steady_clock::now();
+    const uint64_t t0 = CallClock::ticks();
     const int32_t rc = f();
-    rt.timing.record(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count()));
+    rt.timing.record(CallClock::to_ns(CallClock::ticks() - t0));
     if (rc < 0) ++rt.timing.errors;
     return rc;
   }

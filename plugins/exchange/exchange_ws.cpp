@@ -346,6 +346,21 @@ class ExchangeWsSource final : public WsClientHandler {
     release();
   }
 
+  void on_turn_end() override {
+    std::lock_guard lock(queue_mutex_);
+    if (!wake_due_) return;
+    wake_due_ = false;
+    queue_cv_.notify_one();
+  }
+
+  // Ticks are needed while a bar waits for another stream or a backfill is pending or retried.
+  bool wants_tick() override {
+    std::lock_guard lock(feed_mutex_);
+    for (const Stream& s : streams_)
+      if (s.waiting_since || s.retry_at || s.backfill_request || !s.held.empty()) return true;
+    return false;
+  }
+
  private:
   struct Stream {
     StreamSpec spec;
@@ -394,7 +409,7 @@ class ExchangeWsSource final : public WsClientHandler {
   void push(const qf_event& ev) {
     std::lock_guard lock(queue_mutex_);
     ready_.push_back(ev);
-    if (consumer_waiting_) queue_cv_.notify_one();
+    wake_due_ = consumer_waiting_;  // at the end of the client's turn: one wake-up per read, not per message
     if (!paused_ && ready_.size() >= max_queue_) {
       paused_ = true;
       client_->pause_reading(true);
@@ -588,6 +603,7 @@ class ExchangeWsSource final : public WsClientHandler {
   std::vector<qf_event> ready_;
   std::vector<std::pair<LogLevel, std::string>> logs_;
   bool consumer_waiting_ = false;
+  bool wake_due_ = false;
   bool paused_ = false;
   bool done_ = false;
   std::string fatal_;

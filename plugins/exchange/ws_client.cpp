@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
+#include <pthread.h>
 
 namespace qflow::exchange {
 
@@ -137,15 +138,20 @@ void WsClient::start() {
   if (!context_) throw std::runtime_error("libwebsockets could not create a client context" +
                                           (options_.ca_file.empty() ? std::string() : " (is " + options_.ca_file + " a PEM file?)"));
   thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "qf-ws-client");
     connect();
-    lws_sul_schedule(context_, 0, &tick_timer_->sul, TimerAccess::tick, options_.tick_ns / 1000);
     int64_t deadline = 0;
     for (;;) {
       if (stopping_) {
         if (!deadline) deadline = steady_ns() + 1'000'000'000;  // at most 1 s for a clean close
         if ((!wsi_ && in_flight_.empty()) || steady_ns() > deadline) break;
       }
+      if (!tick_armed_ && !stopping_ && handler_.wants_tick()) {
+        tick_armed_ = true;
+        lws_sul_schedule(context_, 0, &tick_timer_->sul, TimerAccess::tick, options_.tick_ns / 1000);
+      }
       lws_service(context_, 0);
+      handler_.on_turn_end();
     }
     lws_sul_cancel(&reconnect_timer_->sul);
     lws_sul_cancel(&stale_timer_->sul);
@@ -280,9 +286,9 @@ void WsClient::check_stale() {
 }
 
 void WsClient::tick() {
+  tick_armed_ = false;
   if (stopping_) return;
-  handler_.on_tick();
-  lws_sul_schedule(context_, 0, &tick_timer_->sul, TimerAccess::tick, options_.tick_ns / 1000);
+  handler_.on_tick();  // the service loop arms the next one if it is still wanted
 }
 
 void WsClient::service_requests() {

@@ -72,8 +72,13 @@ class WsClientHandler {
   // The answer to get(id): the HTTP status (0 when no answer came) and body, or an error text.
   virtual void on_response(uint64_t id, int status, std::string body, std::string error) = 0;
   virtual void on_gave_up(const std::string& why) = 0;
-  // Every tick_ns while the client runs, for the handler's own timeouts.
+  // Every tick_ns while wants_tick() says so, for the handler's own timeouts. The client asks
+  // after each turn of its service loop: a timer that is not needed is not armed, because
+  // libwebsockets polls without sleeping through the last millisecond before each timer.
   virtual void on_tick() {}
+  virtual bool wants_tick() { return false; }
+  // After each turn of the service loop, which may have delivered many messages.
+  virtual void on_turn_end() {}
 };
 
 class WsClient {
@@ -128,6 +133,7 @@ class WsClient {
   struct Timer;
   std::unique_ptr<lws_retry_bo> retry_;  // heartbeat policy: ping when idle, hang up without a pong
   std::unique_ptr<Timer> reconnect_timer_, stale_timer_, tick_timer_;
+  bool tick_armed_ = false;  // service thread
 
   mutable std::mutex mutex_;  // guards requests_, next_id_, want_paused_, stats_
   std::deque<std::unique_ptr<Request>> requests_;  // queued, not yet started

@@ -30,6 +30,7 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+#include <pthread.h>
 
 namespace qflow::net {
 namespace {
@@ -686,7 +687,10 @@ void ControlServer::start() {
     s.context_open = true;
   }
   try {
-    s.thread = std::thread([&s] { s.run(); });
+    s.thread = std::thread([&s] {
+      pthread_setname_np(pthread_self(), "qf-control");
+      s.run();
+    });
   } catch (...) {
     lws_context_destroy(context);
     s.context = nullptr;

@@ -6,6 +6,10 @@
 // clock: it releases the messages due, sends pings, starts and ends stalls and drops connections;
 // each connection then writes whatever the replay has reached in its own WRITEABLE callbacks, a
 // bounded number of frames at a time, so one fast reader never holds up the others.
+//
+// The messages' release times are kept by a pacer thread, which sleeps until the next one is due
+// and then wakes the service thread: libwebsockets waits in poll() with millisecond timeouts, and
+// would spin a core through every sub-millisecond gap between two messages.
 #include "replay_server.hpp"
 
 #include "lws_log.hpp"
@@ -29,6 +33,9 @@
 #include <optional>
 #include <stdexcept>
 #include <unordered_map>
+
+#include <sys/prctl.h>
+#include <pthread.h>
 
 namespace qflow::net {
 namespace {
@@ -170,6 +177,14 @@ struct ReplayServer::Service {
   bool done = false;  // finished or stopped: wait_finished() returns
   std::condition_variable done_cv;
   std::atomic<bool> finished{false};
+
+  // The pacer: the steady time the next message is due, or kNever.
+  static constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+  std::thread pacer;
+  std::mutex pace_mutex;  // guards the two below
+  int64_t pace_due_ns = kNever;
+  bool pace_stop = false;
+  std::condition_variable pace_cv;
 
   // The service thread's.
   struct TickTimer {
@@ -566,12 +581,39 @@ struct ReplayServer::Service {
     schedule();
   }
 
-  // Arms the tick for the earliest thing due.
+  void set_pace(int64_t due) {
+    {
+      std::lock_guard lock(pace_mutex);
+      if (pace_due_ns == due) return;
+      pace_due_ns = due;
+    }
+    pace_cv.notify_one();
+  }
+
+  // The pacer thread: wakes the service thread when the next message is due.
+  void pace() {
+    prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);  // wake on time, not up to 50 us late
+    std::unique_lock lock(pace_mutex);
+    while (!pace_stop) {
+      if (pace_due_ns == kNever) {
+        pace_cv.wait(lock);
+      } else if (steady_ns() < pace_due_ns) {
+        pace_cv.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(pace_due_ns)));
+      } else {
+        pace_due_ns = kNever;  // until the service thread sets the next
+        lock.unlock();
+        wake();
+        lock.lock();
+      }
+    }
+  }
+
+  // Arms the tick for the earliest thing due but the messages (the pacer has those).
   void schedule() {
     const int64_t now = steady_ns();
     int64_t next = std::numeric_limits<int64_t>::max();
+    set_pace(started && !max_speed && position < timeline.size() ? due_ns(position) : kNever);
     if (started) {
-      if (!max_speed && position < timeline.size()) next = std::min(next, due_ns(position));
       if (options.faults.stall_every_ns > 0) next = std::min(next, next_stall_ns);
       if (options.faults.disconnect_every_ns > 0) next = std::min(next, next_disconnect_ns);
     }
@@ -956,7 +998,10 @@ struct ReplayServer::Service {
           self->exchanges.erase(wsi);
           self->on_closed(wsi);
           return 0;
-        case LWS_CALLBACK_EVENT_WAIT_CANCELLED: self->drain_commands(); return 0;
+        case LWS_CALLBACK_EVENT_WAIT_CANCELLED:  // a command, or the pacer
+          self->drain_commands();
+          self->tick();
+          return 0;
         default: return 0;
       }
     } catch (const std::exception& e) {
@@ -1017,6 +1062,10 @@ struct ReplayServer::Service {
       return;
     }
     ready.set_value();  // `ready` is gone from here on
+    if (!max_speed) pacer = std::thread([this] {
+      pthread_setname_np(pthread_self(), "qf-sim-pacer");
+      pace();
+    });
     if (options.start_immediately) start_clock(steady_ns());
     drain_commands();
     while (!leave) {
@@ -1029,6 +1078,14 @@ struct ReplayServer::Service {
       done = true;
     }
     done_cv.notify_all();
+    if (pacer.joinable()) {
+      {
+        std::lock_guard lock(pace_mutex);
+        pace_stop = true;
+      }
+      pace_cv.notify_one();
+      pacer.join();
+    }
     lws_sul_cancel(&tick_timer.sul);
     lws_context_destroy(service_context);
     service_context = nullptr;
@@ -1050,7 +1107,10 @@ void ReplayServer::start() {
   if (service_->thread.joinable() || service_->port.load() != 0) throw std::logic_error("replay server: start() is called once");
   std::promise<void> ready;
   std::future<void> listening = ready.get_future();
-  service_->thread = std::thread([this, &ready] { service_->run(ready); });
+  service_->thread = std::thread([this, &ready] {
+    pthread_setname_np(pthread_self(), "qf-sim");
+    service_->run(ready);
+  });
   try {
     listening.get();
   } catch (...) {

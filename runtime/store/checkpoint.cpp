@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <pthread.h>
 
 namespace qflow::store {
 
@@ -68,7 +69,10 @@ CheckpointCoordinator::CheckpointCoordinator(Store& store, FactSink* facts, std:
       last_request_(std::chrono::steady_clock::now()),
       last_request_events_(record.checkpoint_events) {
   committed_ = record.checkpoints;
-  thread_ = std::thread([this] { committer(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "qf-checkpoint");
+    committer();
+  });
 }
 
 CheckpointCoordinator::~CheckpointCoordinator() {

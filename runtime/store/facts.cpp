@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <bit>
 #include <cstring>
+#include <pthread.h>
 
 namespace qflow::store {
 
@@ -394,7 +395,10 @@ void decode_chunk(std::string_view bytes, Family f, std::vector<Row>& out) {
 // ---- FactSink ---------------------------------------------------------------------------------
 
 FactSink::FactSink(Store& store, size_t max_queued) : store_(store), max_queued_(max_queued) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "qf-facts");
+    run();
+  });
 }
 
 FactSink::~FactSink() {
