@@ -314,6 +314,13 @@ nlohmann::json RunMonitor::account_message() const {
           {"positions", positions}};
 }
 
+// "halted": the kill switch refuses the orders of strategies and executors; "errors": a
+// callback failed (reported, and rolled back where the node can); "ok" otherwise.
+std::string RunMonitor::node_state(const NodeRuntime& n) const {
+  if (control_.halted.load() && (n.type->role == "strategy" || n.type->role == "executor")) return "halted";
+  return static_cast<uint64_t>(n.timing.errors) > 0 ? "errors" : "ok";
+}
+
 nlohmann::json RunMonitor::nodes_message() const {
   nlohmann::json list = nlohmann::json::array();
   for (const NodeRuntime* n : nodes_) {
@@ -327,7 +334,7 @@ nlohmann::json RunMonitor::nodes_message() const {
                     {"p50_us", static_cast<double>(t.quantile(0.5)) / 1000.0},
                     {"p99_us", static_cast<double>(t.quantile(0.99)) / 1000.0},
                     {"busy_ms", static_cast<double>(static_cast<uint64_t>(t.busy_ns)) / 1e6},
-                    {"state", "ok"}});
+                    {"state", node_state(*n)}});
   }
   return {{"type", "nodes"}, {"t", wall_ms()}, {"nodes", list}};
 }

@@ -84,6 +84,7 @@ class RunMonitor {
   void publish_tick();
   nlohmann::json hello() const;
   nlohmann::json nodes_message() const;
+  std::string node_state(const NodeRuntime& n) const;
   nlohmann::json risk_message() const;
   nlohmann::json account_message() const;
   void publish(const nlohmann::json& message);

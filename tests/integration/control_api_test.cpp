@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <fcntl.h>
 #include <fstream>
+#include <map>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -163,6 +164,15 @@ nodes:
   CHECK(status["run"].get<std::string>().rfind("control_api_test-", 0) == 0);
   CHECK(status["killed"] == false);
   CHECK(status["versions"]["strategy"].get<std::string>().rfind("strategy.lua@", 0) == 0);
+  auto node_states = [&](const nlohmann::json& st) {
+    std::map<std::string, std::string> out;
+    for (const auto& n : st["nodes"]) out[n["id"].get<std::string>()] = n["state"].get<std::string>();
+    return out;
+  };
+  const auto before_kill = node_states(status);
+  REQUIRE(before_kill.count("strategy") == 1);
+  REQUIRE(before_kill.count("broker") == 1);
+  for (const auto& [id, state] : before_kill) CHECK(state == "ok");
   const std::string metrics = http(port, "GET", "/metrics").body;
   CHECK(metrics.find("qflow_node_events_in_total{node=\"strategy\",type=\"lua\"}") != std::string::npos);
   CHECK(metrics.find("qflow_node_callback_seconds_count{node=\"broker\",type=\"executor.paper\"}") != std::string::npos);
@@ -195,6 +205,9 @@ nodes:
   REQUIRE(wait_until([&] { return nlohmann::json::parse(http(port, "GET", "/api/status").body)["orders_blocked"].get<uint64_t>() >= 3; }));
   const std::string killed_metrics = http(port, "GET", "/metrics").body;
   CHECK(killed_metrics.find("qflow_killed 1") != std::string::npos);
+  // The nodes table: the strategy and the executor are halted; the others run on.
+  for (const auto& [id, state] : node_states(nlohmann::json::parse(http(port, "GET", "/api/status").body)))
+    CHECK(state == (id == "strategy" || id == "broker" ? "halted" : "ok"));
 
   // A second qflow on the same run folder is refused, and the first one goes on.
   const std::string second = run_cli("run --no-progress --control-port 0 " + pipeline);

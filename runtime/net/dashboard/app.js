@@ -508,7 +508,7 @@ function renderFills() {
 
 function renderNodes() {
   fillTable('nodes', state.nodes.filter((n) => n && typeof n === 'object'), (n) => [
-    text(n.id), text(n.type), { text: text(n.state), cls: n.state === 'halted' ? 'halted' : '' },
+    text(n.id), text(n.type), { text: text(n.state), cls: n.state === 'halted' ? 'halted' : n.state === 'errors' ? 'warned' : '' },
     fmt(n.events_in, 0, 0), fmt(n.events_out, 0, 0), { text: fmt(n.errors, 0, 0), cls: num(n.errors) > 0 ? 'warned' : '' },
     fmt(n.p50_us, 1, 1), fmt(n.p99_us, 1, 1), fmt(n.busy_ms, 0, 1),
   ], 'no node figures yet');
