@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
   add_common(run, opts, true);
   int threads = 0;
   bool stats = false, no_progress = false;
-  run->add_option("--threads", threads, "Worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  run->add_option("--threads", threads, "Worker threads (default: all cores in a backtest, one in paper mode)")->check(CLI::NonNegativeNumber);
   run->add_flag("--stats", stats, "Print per-node event counts at the end");
   run->add_flag("--no-progress", no_progress, "Do not show the progress line");
   std::string run_id;
