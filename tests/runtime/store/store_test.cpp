@@ -178,7 +178,7 @@ TEST_CASE("store: a RocksDB database with qflow's families but no format record 
   CHECK_THROWS_WITH(Store::open(db, Store::Mode::read_write), Catch::Contains("no qflow format record") && Catch::Contains(db.string()));
 }
 
-TEST_CASE("store: a new store is made under a temporary name and renamed whole; a dead creator's leftover is removed") {
+TEST_CASE("store: a new store is made under a temporary name and renamed whole, and a dead creator's leftover is removed") {
   // A process killed while creating a store leaves only its temporary folder, never a store
   // without its families or format record.
   TempDir tmp("create_whole");
