@@ -50,6 +50,7 @@ std::string catalog_text(const NodeRegistry& registry) {
     out += t->name + "  [" + t->role + "]  " + t->summary + "\n";
     out += "  library: " + t->library + "\n";
     if (!t->doc.empty()) out += "  " + t->doc + "\n";
+    if (!t->warmup.empty()) out += "  first output: " + t->warmup + "\n";
     if (!t->params.empty()) out += "  params:\n";
     for (const ParamDecl& p : t->params) out += "    " + p.name + ": " + param_summary(p) + (p.doc.empty() ? "" : " — " + p.doc) + "\n";
     if (!t->inputs.empty()) out += "  inputs:\n";
@@ -70,6 +71,7 @@ std::string catalog_json(const NodeRegistry& registry) {
     j["role"] = t->role;
     j["summary"] = t->summary;
     j["doc"] = t->doc;
+    j["warmup"] = t->warmup.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(t->warmup);
     j["library"] = t->library;
     j["simulates_market"] = t->simulates_market();
     j["params"] = nlohmann::ordered_json::array();
@@ -118,6 +120,7 @@ std::string catalog_markdown(const NodeRegistry& registry) {
     out += "\n## " + t->name + "\n\n";
     out += "*" + t->role + "*, from `" + library_name(*t) + "`" + (t->simulates_market() ? "; sees market events first in its stage" : "") + ". " + t->summary + "\n\n";
     if (!t->doc.empty()) out += t->doc + "\n\n";
+    if (!t->warmup.empty()) out += "First output: " + t->warmup + ".\n\n";
     if (!t->params.empty()) {
       out += "| parameter | type | meaning |\n|---|---|---|\n";
       for (const ParamDecl& p : t->params) out += "| `" + p.name + "` | " + param_summary(p) + " | " + p.doc + " |\n";

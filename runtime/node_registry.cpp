@@ -39,6 +39,7 @@ NodeType NodeType::from(const qf_node_spec& spec) {
   t.role = str(spec.role);
   t.summary = str(spec.summary);
   t.doc = str(spec.doc);
+  t.warmup = str(spec.warmup);
   for (uint32_t i = 0; i < spec.param_count; ++i) t.params.push_back(ParamDecl::from(spec.params[i]));
   for (uint32_t i = 0; i < spec.input_count; ++i)
     t.inputs.push_back({str(spec.inputs[i].name), spec.inputs[i].kinds, spec.inputs[i].flags, str(spec.inputs[i].doc)});

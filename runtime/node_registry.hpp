@@ -40,6 +40,7 @@ class PluginLibrary;
 
 struct NodeType {
   std::string name, role, summary, doc;
+  std::string warmup;  // when the first output comes; empty = not said
   std::vector<ParamDecl> params;
   std::vector<PortDecl> inputs, outputs;
   uint32_t flags = 0;

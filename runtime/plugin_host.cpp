@@ -4,6 +4,8 @@
 #include <boost/dll/shared_library.hpp>
 
 #include <algorithm>
+#include <cstddef>
+#include <cstring>
 #include <cstdlib>
 #include <sstream>
 
@@ -71,11 +73,15 @@ struct RegistrationContext {
 
 int32_t register_node(qf_registrar* r, const qf_node_spec* spec) {
   auto* ctx = static_cast<RegistrationContext*>(r->opaque);
-  if (!spec || spec->struct_size < sizeof(qf_node_spec) || !spec->type_name || !spec->create) {
+  // Specs of ABI 1.0 and 1.1 end before `warmup`.
+  if (!spec || spec->struct_size < offsetof(qf_node_spec, warmup) || !spec->type_name || !spec->create) {
     ctx->problem("E0405", "plugin " + ctx->path + " registered a malformed node spec");
     return QF_ERROR;
   }
-  auto type = std::make_shared<NodeType>(NodeType::from(*spec));
+  qf_node_spec copy{};
+  std::memcpy(&copy, spec, std::min<size_t>(spec->struct_size, sizeof copy));
+  copy.struct_size = sizeof copy;
+  auto type = std::make_shared<NodeType>(NodeType::from(copy));
   type->library = ctx->path;
   type->keep_loaded = ctx->library;
   if (auto other = ctx->registry->add(type)) {

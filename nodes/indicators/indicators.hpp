@@ -18,12 +18,12 @@ inline ParamSpec field_param() {
       .doc("bar column to use when the input is a bar stream");
 }
 
-inline int field_index(const NodeConfig& cfg) {
-  const std::string f = cfg.params().string("field");
+inline int field_index(const std::string& f) {
   for (int i = 0; i < 5; ++i)
     if (f == kBarFields[i]) return i;
   throw std::invalid_argument("unknown field '" + f + "'");
 }
+inline int field_index(const NodeConfig& cfg) { return field_index(cfg.params().string("field")); }
 
 // The number an indicator reads from an input event: a bar's chosen column or a value.
 inline double input_number(const qf_event& ev, int field) {
@@ -100,5 +100,6 @@ class CompensatedSum {
 
 void register_sma(Registrar& r);
 void register_ema(Registrar& r);
+void register_rsi(Registrar& r);
 
 }  // namespace qflow::nodes

@@ -4,4 +4,5 @@
 QFLOW_PLUGIN("qflow-indicators", "0.1.0", [](qflow::Registrar& r) {
   qflow::nodes::register_sma(r);
   qflow::nodes::register_ema(r);
+  qflow::nodes::register_rsi(r);
 })

@@ -65,6 +65,9 @@
  *     QF_ERROR; the pipeline's error policy decides what happens next. `stop` is called once
  *     at the end of the stream (events emitted there are delivered), `destroy` always last.
  *
+ *  8. Warm-up (ABI 1.2): a node spec may say when its first output comes (`warmup`), for
+ *     `qflow nodes`; a node emits nothing before then. Specs of 1.0 and 1.1 end before it.
+ *
  *  7. Live reload (ABI 1.1, optional; the host checks `struct_size` before using these
  *     entries). While a pipeline runs, the host may hand a node its parameters again (some
  *     changed, or a script it reads changed on disk) in two steps:
@@ -89,7 +92,7 @@ extern "C" {
 #endif
 
 #define QF_ABI_VERSION_MAJOR 1u
-#define QF_ABI_VERSION_MINOR 1u
+#define QF_ABI_VERSION_MINOR 2u
 #define QF_ABI_VERSION ((QF_ABI_VERSION_MAJOR << 16) | QF_ABI_VERSION_MINOR)
 #define QF_ABI_MAJOR(v) ((uint32_t)(v) >> 16)
 #define QF_ABI_MINOR(v) ((uint32_t)(v)&0xffffu)
@@ -448,6 +451,8 @@ typedef struct qf_node_spec {
      parameters, validated. */
   int32_t (*describe)(void* type_data, const qf_param_value* fixed, uint32_t fixed_count,
                       qf_spec_builder* builder, qf_error* err);
+  /* ---- ABI 1.2; absent when struct_size ends before it ---- */
+  const char* warmup; /* when the first output comes, in words ("the 14th bar"); NULL = none */
 } qf_node_spec;
 
 /* ---- loading -------------------------------------------------------------------------------- */

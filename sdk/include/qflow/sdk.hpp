@@ -3,6 +3,7 @@
 
 #include <qflow/abi.h>
 #include <qflow/events.hpp>
+#include <qflow/indicator.hpp>
 #include <qflow/node.hpp>
 #include <qflow/spec.hpp>
 #include <qflow/state.hpp>

@@ -74,6 +74,8 @@ class NodeSpec {
     outputs_.push_back(PortSpec{std::move(name), kinds, std::move(doc), 0});
     return *this;
   }
+  // When the first output comes, in words: "the 14th input", "bar 2n-1 (27 for n = 14)".
+  NodeSpec& warmup(std::string text) { warmup_ = std::move(text); return *this; }
   NodeSpec& simulates_market() { flags_ |= QF_NODE_SIMULATES_MARKET; return *this; }
   NodeSpec& batched() { flags_ |= QF_NODE_BATCHED; return *this; }
 
@@ -107,6 +109,7 @@ class NodeSpec {
     spec_.type_data = type_data;
     spec_.create = create;
     spec_.describe = describe;
+    spec_.warmup = warmup_.empty() ? nullptr : warmup_.c_str();
     return &spec_;
   }
 
@@ -128,7 +131,7 @@ class NodeSpec {
   }
 
  private:
-  std::string type_name_, role_, summary_, doc_;
+  std::string type_name_, role_, summary_, doc_, warmup_;
   std::vector<ParamSpec> params_;
   std::vector<PortSpec> inputs_, outputs_;
   uint32_t flags_ = 0;

@@ -1,0 +1,113 @@
+// Streaming indicators: the computation in a small "core" class, the node around it generic.
+//
+// A core takes one input event at a time, in constant (or amortised logarithmic) time, never
+// recomputing its window, and says when its warm-up is complete:
+//
+//   class RsiCore {
+//    public:
+//     static constexpr int kOutputs = 1;         // how many numbers it outputs per update
+//     explicit RsiCore(const qflow::ParamView&); // reads its parameters
+//     bool update(const qf_event& in);           // one input; true when the outputs are to be
+//                                                 //   emitted for this input (then ready() holds)
+//     bool ready() const;                        // the warm-up is complete
+//     double value(int output) const;            // output k of the last update, when ready()
+//     void save(qflow::StateWriter&) const;      // everything update() depends on
+//     void restore(qflow::StateReader&);
+//   };
+//
+// IndicatorNode<Core> is the node: its spec comes from the core's `spec()`, it keeps one core
+// per symbol (a stream of several symbols gives each its own series), emits output k on output
+// port k attached to the input event, works a batch at a time (so the planner may run it in a
+// batch stage ahead of the strategy), and checkpoints every symbol's core.
+#pragma once
+
+#include <qflow/node.hpp>
+
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace qflow {
+
+template <class C>
+concept IndicatorCore = requires(C& c, const C& cc, const qf_event& e, StateWriter& w, StateReader& r) {
+  { C::kOutputs } -> std::convertible_to<int>;
+  { c.update(e) } -> std::same_as<bool>;
+  { cc.ready() } -> std::same_as<bool>;
+  { cc.value(0) } -> std::convertible_to<double>;
+  cc.save(w);
+  c.restore(r);
+};
+
+template <IndicatorCore Core>
+class IndicatorNode {
+ public:
+  static NodeSpec spec() { return Core::spec(); }
+
+  explicit IndicatorNode(const NodeConfig& cfg) : prototype_(cfg.params()) {}
+
+  void on_event(Context& ctx, uint32_t, const qf_event& ev) {
+    Core& c = core(ev.symbol);
+    if (!c.update(ev)) return;
+    for (int k = 0; k < Core::kOutputs; ++k) ctx.emit_value(static_cast<uint32_t>(k), ev.symbol, c.value(k));
+  }
+  void on_batch(Context& ctx, uint32_t, std::span<const qf_event> events) {
+    for (const qf_event& ev : events) {
+      Core& c = core(ev.symbol);
+      if (!c.update(ev)) continue;
+      for (int k = 0; k < Core::kOutputs; ++k) ctx.emit_value_for(ev, static_cast<uint32_t>(k), c.value(k));
+    }
+  }
+
+  // Symbol ids are the same when a checkpoint is restored (the runtime checks), so they key
+  // the cores in the state.
+  void save_state(StateWriter& w) const {
+    uint64_t n = 0;
+    for (const auto& c : cores_) n += c != nullptr;
+    w.put<uint64_t>(n);
+    for (size_t s = 0; s < cores_.size(); ++s)
+      if (cores_[s]) {
+        w.put<uint32_t>(static_cast<uint32_t>(s));
+        cores_[s]->save(w);
+      }
+  }
+  void restore_state(StateReader& r) {
+    cores_.clear();
+    const uint64_t n = r.get<uint64_t>();
+    for (uint64_t i = 0; i < n; ++i) {
+      const uint32_t s = r.get<uint32_t>();
+      if (s > (1u << 24)) throw std::runtime_error("indicator state names symbol id " + std::to_string(s));
+      core(s).restore(r);
+    }
+  }
+
+ private:
+  Core& core(uint32_t symbol) {
+    if (symbol >= cores_.size()) cores_.resize(symbol + 1);
+    auto& c = cores_[symbol];
+    if (!c) c = std::make_unique<Core>(prototype_);
+    return *c;
+  }
+
+  Core prototype_;  // as constructed from the parameters, before any input
+  std::vector<std::unique_ptr<Core>> cores_;  // by symbol id
+};
+
+// The number an indicator reads from a bar (its `field` column: 0 open, 1 high, 2 low, 3 close,
+// 4 volume) or a value event.
+inline double indicator_input(const qf_event& ev, int field) {
+  if (ev.kind == QF_KIND_BAR) return bar_field(ev.u.bar, field);
+  if (ev.kind == QF_KIND_VALUE) return ev.u.value.value;
+  if (ev.kind == QF_KIND_TICK) return ev.u.tick.price;
+  throw std::invalid_argument(std::string("an indicator cannot read a ") + kind_name(ev.kind) + " event");
+}
+
+// A bar's columns, for indicators of the whole bar (ATR, ADX, stochastics...).
+inline const qf_bar& indicator_bar(const qf_event& ev) {
+  if (ev.kind != QF_KIND_BAR) throw std::invalid_argument(std::string("this indicator reads bars, not ") + kind_name(ev.kind) + " events");
+  return ev.u.bar;
+}
+
+}  // namespace qflow
