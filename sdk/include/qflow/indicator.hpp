@@ -13,6 +13,8 @@
 //     double value(int output) const;            // output k of the last update, when ready()
 //     void save(qflow::StateWriter&) const;      // everything update() depends on
 //     void restore(qflow::StateReader&);
+//     bool has(int output) const;                // optional: outputs that start later than
+//                                                 //   others (ADX after +DI and -DI) say so
 //   };
 //
 // IndicatorNode<Core> is the node: its spec comes from the core's `spec()`, it keeps one core
@@ -41,6 +43,9 @@ concept IndicatorCore = requires(C& c, const C& cc, const qf_event& e, StateWrit
   c.restore(r);
 };
 
+template <class C>
+concept HasPerOutputWarmup = requires(const C& c) { { c.has(0) } -> std::same_as<bool>; };
+
 template <IndicatorCore Core>
 class IndicatorNode {
  public:
@@ -51,13 +56,15 @@ class IndicatorNode {
   void on_event(Context& ctx, uint32_t, const qf_event& ev) {
     Core& c = core(ev.symbol);
     if (!c.update(ev)) return;
-    for (int k = 0; k < Core::kOutputs; ++k) ctx.emit_value(static_cast<uint32_t>(k), ev.symbol, c.value(k));
+    for (int k = 0; k < Core::kOutputs; ++k)
+      if (defined(c, k)) ctx.emit_value(static_cast<uint32_t>(k), ev.symbol, c.value(k));
   }
   void on_batch(Context& ctx, uint32_t, std::span<const qf_event> events) {
     for (const qf_event& ev : events) {
       Core& c = core(ev.symbol);
       if (!c.update(ev)) continue;
-      for (int k = 0; k < Core::kOutputs; ++k) ctx.emit_value_for(ev, static_cast<uint32_t>(k), c.value(k));
+      for (int k = 0; k < Core::kOutputs; ++k)
+        if (defined(c, k)) ctx.emit_value_for(ev, static_cast<uint32_t>(k), c.value(k));
     }
   }
 
@@ -84,6 +91,12 @@ class IndicatorNode {
   }
 
  private:
+  static bool defined(const Core& c, int k) {
+    if constexpr (HasPerOutputWarmup<Core>)
+      return c.has(k);
+    else
+      return true;
+  }
   Core& core(uint32_t symbol) {
     if (symbol >= cores_.size()) cores_.resize(symbol + 1);
     auto& c = cores_[symbol];
