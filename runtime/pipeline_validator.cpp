@@ -376,8 +376,20 @@ void Validator::resolve_inputs(const NodeDef& nd, GraphNode& gn) {
         continue;
       }
     } else {
-      for (size_t i = 0; i < producer.type->outputs.size() && out < 0; ++i)
-        if (producer.type->outputs[i].kinds & dest.kinds) out = static_cast<int>(i);
+      std::vector<uint32_t> compatible;
+      for (size_t i = 0; i < producer.type->outputs.size(); ++i)
+        if (producer.type->outputs[i].kinds & dest.kinds) compatible.push_back(static_cast<uint32_t>(i));
+      if (!compatible.empty()) out = static_cast<int>(compatible.front());
+      if (compatible.size() > 1 && (dest.flags & QF_PORT_MULTIPLE)) {
+        // A node of several outputs named alone, into a port that takes many: every output,
+        // each labelled `node.output` (a strategy reads macd.signal; a table gets a column each).
+        for (uint32_t o : compatible) {
+          ++per_port[static_cast<size_t>(port)];
+          gn.slots.push_back(Slot{static_cast<uint32_t>(port), it->second, o, producer.type->outputs[o].kinds,
+                                  in.ref + "." + producer.type->outputs[o].name});
+        }
+        continue;
+      }
       if (out < 0) {
         std::string produced;
         for (const PortDecl& p : producer.type->outputs) produced += (produced.empty() ? "" : ", ") + p.name + " (" + kinds_to_string(p.kinds) + ")";

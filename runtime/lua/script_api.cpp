@@ -419,6 +419,11 @@ const InputSlot* ScriptSession::find_input(const char* label, size_t n) const {
     if (in.interned == label) return &in;
   for (const InputSlot& in : inputs)
     if (in.label.size() == n && std::memcmp(in.label.data(), label, n) == 0) return &in;
+  // A node of several outputs wired by its name alone: its inputs are `node.output`, and the
+  // node's name reads its first output (macd reads macd.macd).
+  if (std::memchr(label, '.', n) == nullptr)
+    for (const InputSlot& in : inputs)
+      if (in.label.size() > n && in.label[n] == '.' && std::memcmp(in.label.data(), label, n) == 0) return &in;
   return nullptr;
 }
 

@@ -223,6 +223,27 @@ TEST_CASE("validator: E0203 port kind mismatch, named and unnamed output") {
         "node 'v' produces nothing that input 'market' of node 't' accepts (bar); its outputs: value (value), upper (value)");
 }
 
+TEST_CASE("validator: a node of several outputs named alone into a port of many wires each output as node.output") {
+  const std::string y = with_bars(
+      "  - {id: v, type: test.value, inputs: bars}\n"
+      "  - {id: all, type: test.count, inputs: [bars, v]}\n"
+      "  - {id: one, type: test.count, inputs: [v.upper]}\n"
+      "  - {id: s, type: test.strategy, inputs: {market: bars, signals: [v]}}\n"
+      "  - {id: c, type: test.count, inputs: [s]}\n");
+  const auto c = check(y);
+  INFO(c.dump());
+  REQUIRE(c.graph);
+  auto labels = [&](const std::string& id) {
+    std::vector<std::pair<std::string, uint32_t>> out;
+    for (const qflow::Slot& s : rt_test::node(*c.graph, id).slots) out.emplace_back(s.label, s.producer_port);
+    return out;
+  };
+  using L = std::vector<std::pair<std::string, uint32_t>>;
+  CHECK(labels("all") == L{{"bars", 0}, {"v.value", 0}, {"v.upper", 1}});
+  CHECK(labels("one") == L{{"v.upper", 1}});
+  CHECK(labels("s") == L{{"bars", 0}, {"v.value", 0}, {"v.upper", 1}});
+}
+
 TEST_CASE("validator: E0204 unknown input port") {
   const std::string y = with_bars("  - {id: s, type: test.strategy, inputs: {markt: bars}}\n  - {id: c, type: test.count, inputs: s}\n");
   const auto c = check(y);
