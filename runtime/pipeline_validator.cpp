@@ -380,9 +380,13 @@ void Validator::resolve_inputs(const NodeDef& nd, GraphNode& gn) {
       for (size_t i = 0; i < producer.type->outputs.size(); ++i)
         if (producer.type->outputs[i].kinds & dest.kinds) compatible.push_back(static_cast<uint32_t>(i));
       if (!compatible.empty()) out = static_cast<int>(compatible.front());
-      if (compatible.size() > 1 && (dest.flags & QF_PORT_MULTIPLE)) {
-        // A node of several outputs named alone, into a port that takes many: every output,
-        // each labelled `node.output` (a strategy reads macd.signal; a table gets a column each).
+      const bool outputs_named = std::any_of(nd.inputs.begin(), nd.inputs.end(), [&](const InputRef& other) {
+        return other.ref.size() > node_id.size() && other.ref.compare(0, node_id.size() + 1, node_id + ".") == 0;
+      });
+      if (compatible.size() > 1 && (dest.flags & QF_PORT_MULTIPLE) && !outputs_named) {
+        // A node of several outputs named alone, into a port that takes many, and none of its
+        // outputs named by this node: every output, each labelled `node.output` (a strategy
+        // reads macd.signal; a table gets a column each).
         for (uint32_t o : compatible) {
           ++per_port[static_cast<size_t>(port)];
           gn.slots.push_back(Slot{static_cast<uint32_t>(port), it->second, o, producer.type->outputs[o].kinds,

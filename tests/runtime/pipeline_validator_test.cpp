@@ -223,13 +223,14 @@ TEST_CASE("validator: E0203 port kind mismatch, named and unnamed output") {
         "node 'v' produces nothing that input 'market' of node 't' accepts (bar); its outputs: value (value), upper (value)");
 }
 
-TEST_CASE("validator: a node of several outputs named alone into a port of many wires each output as node.output") {
+TEST_CASE("validator: a node of several outputs named alone into a port of many wires each output as node.output, unless one is named") {
   const std::string y = with_bars(
       "  - {id: v, type: test.value, inputs: bars}\n"
       "  - {id: all, type: test.count, inputs: [bars, v]}\n"
       "  - {id: one, type: test.count, inputs: [v.upper]}\n"
       "  - {id: s, type: test.strategy, inputs: {market: bars, signals: [v]}}\n"
-      "  - {id: c, type: test.count, inputs: [s]}\n");
+      "  - {id: c, type: test.count, inputs: [s]}\n"
+      "  - {id: named, type: test.count, inputs: [v, v.upper]}\n");
   const auto c = check(y);
   INFO(c.dump());
   REQUIRE(c.graph);
@@ -242,6 +243,8 @@ TEST_CASE("validator: a node of several outputs named alone into a port of many 
   CHECK(labels("all") == L{{"bars", 0}, {"v.value", 0}, {"v.upper", 1}});
   CHECK(labels("one") == L{{"v.upper", 1}});
   CHECK(labels("s") == L{{"bars", 0}, {"v.value", 0}, {"v.upper", 1}});
+  // Naming one of its outputs too keeps the bare name to the first output: no input twice.
+  CHECK(labels("named") == L{{"v", 0}, {"v.upper", 1}});
 }
 
 TEST_CASE("validator: E0204 unknown input port") {
