@@ -222,6 +222,9 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     }
   }
 
+  // What reloadable files held as the nodes read them: a save before the watch begins still counts.
+  std::map<std::string, uint64_t> loaded_files;
+  if (options.reload && graph.mode != QF_MODE_BACKTEST) loaded_files = file_fingerprints(graph);
   std::vector<std::unique_ptr<NodeRuntime>> nodes;
   try {
     nodes = create_nodes(graph, services);
@@ -428,6 +431,7 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     reloads = std::make_unique<ReloadManager>(graph, raw, [stage_of_node](uint32_t i) { return stage_of_node[i]; },
                                               options.load_graph);
     if (monitor) reloads->on_event = [m = monitor.get()](const ReloadEvent& e) { m->on_reload(e); };
+    reloads->set_loaded(std::move(loaded_files));
     try {
       reloads->start();
       if (monitor) monitor->set_reloads(reloads.get());

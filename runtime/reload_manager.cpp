@@ -6,11 +6,13 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <unistd.h>
+
 #include <pthread.h>
 
 namespace qflow {
@@ -107,11 +109,48 @@ ReloadManager::ReloadManager(const Graph& graph, const std::vector<NodeRuntime*>
 
 ReloadManager::~ReloadManager() { stop(); }
 
+namespace {
+
+std::optional<uint64_t> fingerprint(const std::string& path) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec || size > (4u << 20)) return std::nullopt;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    for (std::streamsize i = 0; i < in.gcount(); ++i) {
+      h ^= static_cast<unsigned char>(buf[i]);
+      h *= 1099511628211ull;
+    }
+    if (!in) break;
+  }
+  return h;
+}
+
+}  // namespace
+
+std::map<std::string, uint64_t> file_fingerprints(const Graph& graph) {
+  std::map<std::string, uint64_t> out;
+  std::set<std::string> files{absolute(graph.file)};
+  for (const GraphNode& n : graph.nodes)
+    for (const qf_param_value& v : n.params.values())
+      if (v.type == QF_PARAM_PATH && v.is_set && v.s.size) files.insert(absolute(std::string(v.s.data, v.s.size)));
+  for (const std::string& f : files)
+    if (const auto h = fingerprint(f)) out[f] = *h;
+  return out;
+}
+
 void ReloadManager::start() {
   inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (inotify_fd_ < 0 || wake_fd_ < 0) throw std::runtime_error("cannot watch files for reloads: inotify is not available");
   watch_files();
+  // Saved after the nodes read them but before the watch began: as if inotify had said so.
+  for (const auto& [file, hash] : loaded_)
+    if ((file == pipeline_file_ || files_.count(file)) && fingerprint(file) != std::optional<uint64_t>(hash))
+      changed_before_start_.insert(file);
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "qf-reload");
     loop();
@@ -146,8 +185,8 @@ void ReloadManager::stop() {
 }
 
 void ReloadManager::loop() {
-  std::set<std::string> pending;
-  Clock::time_point first{}, last{};
+  std::set<std::string> pending = changed_before_start_;
+  Clock::time_point first = Clock::now(), last = first;
   alignas(inotify_event) char buf[8192];
   while (!stopping_) {
     int timeout = -1;

@@ -48,6 +48,10 @@ struct ReloadEvent {
   double swap_ms = 0;    // how long the swap held the node's stage
 };
 
+// The files a pipeline's nodes read that are small enough to be scripts (at most 4 MiB; data
+// files are not reloaded), and the pipeline file: absolute path -> a hash of the content.
+std::map<std::string, uint64_t> file_fingerprints(const Graph& graph);
+
 class ReloadManager {
  public:
   // Loads and validates the pipeline file again; nullopt with `error` set when it cannot.
@@ -59,6 +63,11 @@ class ReloadManager {
   ~ReloadManager();
   ReloadManager(const ReloadManager&) = delete;
   ReloadManager& operator=(const ReloadManager&) = delete;
+
+  // What the files of reloadable nodes and the pipeline file held when the nodes read them
+  // (file_fingerprints, taken before the nodes are created): start() reloads a file saved
+  // between then and the moment the watching began, which inotify could not report.
+  void set_loaded(std::map<std::string, uint64_t> fingerprints) { loaded_ = std::move(fingerprints); }
 
   // Starts the watching thread. Throws std::runtime_error when inotify is not available.
   void start();
@@ -78,6 +87,8 @@ class ReloadManager {
     std::string param;  // the path parameter that names the file
   };
   void loop();
+  std::map<std::string, uint64_t> loaded_;
+  std::set<std::string> changed_before_start_;
   void handle(const std::set<std::string>& files, const std::string& only_node, std::vector<ReloadEvent>& out);
   ReloadEvent reload_node(uint32_t index, const ParamSet& params, const std::string& file);
   void record(ReloadEvent e, std::vector<ReloadEvent>& out);
