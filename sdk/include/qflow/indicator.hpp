@@ -20,7 +20,7 @@
 // IndicatorNode<Core> is the node: its spec comes from the core's `spec()`, it keeps one core
 // per symbol (a stream of several symbols gives each its own series), emits output k on output
 // port k attached to the input event, works a batch at a time (so the planner may run it in a
-// batch stage ahead of the strategy), and checkpoints every symbol's core.
+// batch stage ahead of the strategy), and checkpoints every symbol's core under its name.
 #pragma once
 
 #include <qflow/node.hpp>
@@ -29,6 +29,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace qflow {
@@ -54,58 +55,77 @@ class IndicatorNode {
   explicit IndicatorNode(const NodeConfig& cfg) : prototype_(cfg.params()) {}
 
   void on_event(Context& ctx, uint32_t, const qf_event& ev) {
-    Core& c = core(ev.symbol);
+    Core& c = core(ctx, ev.symbol);
     if (!c.update(ev)) return;
     for (int k = 0; k < Core::kOutputs; ++k)
       if (defined(c, k)) ctx.emit_value(static_cast<uint32_t>(k), ev.symbol, c.value(k));
   }
   void on_batch(Context& ctx, uint32_t, std::span<const qf_event> events) {
     for (const qf_event& ev : events) {
-      Core& c = core(ev.symbol);
+      Core& c = core(ctx, ev.symbol);
       if (!c.update(ev)) continue;
       for (int k = 0; k < Core::kOutputs; ++k)
         if (defined(c, k)) ctx.emit_value_for(ev, static_cast<uint32_t>(k), c.value(k));
     }
   }
 
-  // Symbol ids are the same when a checkpoint is restored (the runtime checks), so they key
-  // the cores in the state.
+  // Symbol ids belong to one process: the state names the symbols, and a restored core joins
+  // its symbol's id when that symbol's first event arrives.
   void save_state(StateWriter& w) const {
-    uint64_t n = 0;
-    for (const auto& c : cores_) n += c != nullptr;
+    uint64_t n = restored_.size();
+    for (const Entry& e : cores_) n += e.core != nullptr;
     w.put<uint64_t>(n);
-    for (size_t s = 0; s < cores_.size(); ++s)
-      if (cores_[s]) {
-        w.put<uint32_t>(static_cast<uint32_t>(s));
-        cores_[s]->save(w);
-      }
+    auto put = [&](const std::string& name, const Core& c) {
+      w.put_string(name);
+      c.save(w);
+    };
+    for (const Entry& e : cores_)
+      if (e.core) put(e.name, *e.core);
+    for (const auto& [name, c] : restored_) put(name, *c);
   }
   void restore_state(StateReader& r) {
     cores_.clear();
+    restored_.clear();
     const uint64_t n = r.get<uint64_t>();
     for (uint64_t i = 0; i < n; ++i) {
-      const uint32_t s = r.get<uint32_t>();
-      if (s > (1u << 24)) throw std::runtime_error("indicator state names symbol id " + std::to_string(s));
-      core(s).restore(r);
+      std::string name = r.get_string();
+      auto c = std::make_unique<Core>(prototype_);
+      c->restore(r);
+      restored_.emplace_back(std::move(name), std::move(c));
     }
   }
 
  private:
+  struct Entry {
+    std::string name;
+    std::unique_ptr<Core> core;
+  };
   static bool defined(const Core& c, int k) {
     if constexpr (HasPerOutputWarmup<Core>)
       return c.has(k);
     else
       return true;
   }
-  Core& core(uint32_t symbol) {
+  Core& core(const Context& ctx, uint32_t symbol) {
+    if (symbol < cores_.size() && cores_[symbol].core) [[likely]]
+      return *cores_[symbol].core;
     if (symbol >= cores_.size()) cores_.resize(symbol + 1);
-    auto& c = cores_[symbol];
-    if (!c) c = std::make_unique<Core>(prototype_);
-    return *c;
+    Entry& e = cores_[symbol];
+    e.name = std::string(ctx.lookup(symbol));
+    if (e.name.empty()) e.name.append(1, '#').append(std::to_string(symbol));  // an id the host never named
+    for (auto it = restored_.begin(); it != restored_.end(); ++it)
+      if (it->first == e.name) {
+        e.core = std::move(it->second);
+        restored_.erase(it);
+        return *e.core;
+      }
+    e.core = std::make_unique<Core>(prototype_);
+    return *e.core;
   }
 
   Core prototype_;  // as constructed from the parameters, before any input
-  std::vector<std::unique_ptr<Core>> cores_;  // by symbol id
+  std::vector<Entry> cores_;  // by symbol id
+  std::vector<std::pair<std::string, std::unique_ptr<Core>>> restored_;  // by name, until their symbol shows up
 };
 
 // The number an indicator reads from a bar (its `field` column: 0 open, 1 high, 2 low, 3 close,
