@@ -383,9 +383,15 @@ void Validator::resolve_inputs(const NodeDef& nd, GraphNode& gn) {
       const bool outputs_named = std::any_of(nd.inputs.begin(), nd.inputs.end(), [&](const InputRef& other) {
         return other.ref.size() > node_id.size() && other.ref.compare(0, node_id.size() + 1, node_id + ".") == 0;
       });
-      if (compatible.size() > 1 && (dest.flags & QF_PORT_MULTIPLE) && !outputs_named) {
-        // A node of several outputs named alone, into a port that takes many, and none of its
-        // outputs named by this node: every output, each labelled `node.output` (a strategy
+      // Outputs that are facets of one computation (values: macd, signal, hist), as opposed to
+      // alternative streams (a feed's bars and trades, an executor's fills and account).
+      constexpr uint32_t kFacets = QF_KIND_BIT(QF_KIND_VALUE) | QF_KIND_BIT(QF_KIND_SIGNAL);
+      const bool all_facets = std::all_of(compatible.begin(), compatible.end(), [&](uint32_t o) {
+        return (producer.type->outputs[o].kinds & ~kFacets) == 0;
+      });
+      if (compatible.size() > 1 && all_facets && (dest.flags & QF_PORT_MULTIPLE) && !outputs_named) {
+        // A node of several value outputs named alone, into a port that takes many, and none of
+        // its outputs named by this node: every output, each labelled `node.output` (a strategy
         // reads macd.signal; a table gets a column each).
         for (uint32_t o : compatible) {
           ++per_port[static_cast<size_t>(port)];

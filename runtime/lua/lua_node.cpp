@@ -41,7 +41,7 @@
 //   value(label)      the number the input labelled `label` received this cycle, or nil (an
 //                     indicator warming up, or nothing this cycle). Values and signals give
 //                     their value, bars their close, ticks their price, quotes their mid.
-//                     A node of several outputs wired by its name alone (inputs: [macd])
+//                     A node of several value outputs wired by its name alone (inputs: [macd])
 //                     gives one input per output, labelled `macd.macd`, `macd.signal`...;
 //                     value("macd") reads the first.
 //   params.<name>     the value of a parameter the script declares (see below); read-only
