@@ -160,6 +160,17 @@ TEST_CASE("plugin host: E0405 a library whose registration fails") {
   CHECK(l.registry.find("badreg.no_create") == nullptr);
 }
 
+TEST_CASE("plugin host: a node spec of ABI 1.1 registers, and nothing after its struct_size is read") {
+  ExplicitLoad l(QFLOW_TEST_ABI11_PLUGIN);
+  INFO(dump(l.diags));
+  CHECK(l.ok);
+  CHECK(l.diags.all().empty());
+  const auto* t = l.registry.find("old.sink");
+  REQUIRE(t != nullptr);
+  CHECK(t->summary == "a node type from an ABI 1.1 plugin");
+  CHECK(t->warmup.empty());
+}
+
 TEST_CASE("plugin host: broken libraries on the search path are warnings, the good ones still load") {
   NodeRegistry registry;
   PluginHost host(registry);
