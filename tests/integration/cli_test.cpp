@@ -21,22 +21,7 @@ extern char** environ;
 
 namespace {
 
-struct Output {
-  int code;
-  std::string text;
-};
-
-Output run_cli(const std::string& args) {
-  const std::string cmd = std::string(QFLOW_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::string text;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
-}
+using Output = CliOutput;
 
 std::string write(const std::string& dir, const std::string& name, const std::string& text) {
   const std::string path = dir + "/" + name;

@@ -27,7 +27,6 @@ using namespace qflow::testing;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 struct Response {
   int status = 0;
@@ -62,27 +61,6 @@ Response http(int port, const std::string& method, const std::string& path, cons
   const size_t end = raw.find("\r\n\r\n");
   if (end != std::string::npos) r.body = raw.substr(end + 4);
   return r;
-}
-
-std::string run_cli(const std::string& args) {
-  const std::string cmd = std::string(QFLOW_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
-
-bool wait_until(const std::function<bool()>& f, double seconds = 10) {
-  const auto until = Clock::now() + std::chrono::duration<double>(seconds);
-  while (Clock::now() < until) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
 }
 
 }  // namespace
@@ -193,9 +171,9 @@ nodes:
 
   // The same from the command line: qflow status / reload.
   const std::string url = "http://127.0.0.1:" + std::to_string(port);
-  CHECK(run_cli("status --url " + url).find("\"mode\": \"paper\"") != std::string::npos);
-  CHECK(run_cli("reload --url " + url + " --node strategy").find("the session answered 401") != std::string::npos);
-  const std::string cli_reload = run_cli("reload --url " + url + " --token s3cret --node strategy");
+  CHECK(run_cli("status --url " + url).text.find("\"mode\": \"paper\"") != std::string::npos);
+  CHECK(run_cli("reload --url " + url + " --node strategy").text.find("the session answered 401") != std::string::npos);
+  const std::string cli_reload = run_cli("reload --url " + url + " --token s3cret --node strategy").text;
   CHECK(cli_reload.find("\"outcome\": \"applied\"") != std::string::npos);
 
   // The kill switch, flattening: from now on every order is refused.
@@ -210,7 +188,7 @@ nodes:
     CHECK(state == (id == "strategy" || id == "broker" ? "halted" : "ok"));
 
   // A second qflow on the same run folder is refused, and the first one goes on.
-  const std::string second = run_cli("run --no-progress --control-port 0 " + pipeline);
+  const std::string second = run_cli("run --no-progress --control-port 0 " + pipeline).text;
   CHECK(second.find("is in use by another qflow process") != std::string::npos);
   CHECK(http(port, "GET", "/ping").body == "pong");
 
@@ -226,8 +204,8 @@ nodes:
 
   // What the facts say: after the kill, the strategy's orders were all rejected as halted, and
   // the only fills are the kill switch's, which leave no position.
-  const auto updates = nlohmann::json::parse(run_cli("export " + dir + "/out order_updates --format json"));
-  const auto fills = nlohmann::json::parse(run_cli("export " + dir + "/out fills --format json"));
+  const auto updates = nlohmann::json::parse(run_cli("export " + dir + "/out order_updates --format json").text);
+  const auto fills = nlohmann::json::parse(run_cli("export " + dir + "/out fills --format json").text);
   size_t halted = 0;
   for (const auto& u : updates) halted += u["reason"] == "halted";
   CHECK(halted >= 3);

@@ -27,7 +27,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 constexpr size_t kBars = 1500;
 
 // Replaces `path` the way editors save: a new file renamed over the old one.
@@ -116,12 +115,7 @@ struct LogFile {
   }
   // Waits until `needle` occurs `n` times; false after `seconds`.
   bool wait_for(const std::string& needle, size_t n, double seconds = 10) const {
-    const auto until = Clock::now() + std::chrono::duration<double>(seconds);
-    while (Clock::now() < until) {
-      if (count(needle) >= n) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
+    return wait_until([&] { return count(needle) >= n; }, seconds);
   }
 };
 
@@ -138,17 +132,6 @@ std::vector<std::pair<std::string, uint64_t>> version_counts(const std::string& 
   return out;
 }
 
-std::string run_cli(const std::string& args) {
-  const std::string cmd = std::string(QFLOW_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
 
 }  // namespace
 
@@ -255,8 +238,8 @@ TEST_CASE("a Lua strategy is reloaded while paper trading: exactly once, with it
   CHECK(seen == kBars - rolled_back);
 
   // Orders and fills carry the version that placed them; the broken versions placed none.
-  const auto orders = nlohmann::json::parse(run_cli("export " + dir + "/out orders --format json"));
-  const auto fills = nlohmann::json::parse(run_cli("export " + dir + "/out fills --format json"));
+  const auto orders = nlohmann::json::parse(run_cli("export " + dir + "/out orders --format json").text);
+  const auto fills = nlohmann::json::parse(run_cli("export " + dir + "/out fills --format json").text);
   REQUIRE(orders.size() > 20);
   std::map<int64_t, std::string> tag_of;
   for (const auto& o : orders) {
@@ -272,7 +255,7 @@ TEST_CASE("a Lua strategy is reloaded while paper trading: exactly once, with it
   CHECK(trading_versions.size() >= 4);
 
   // Every attempt is in the run's facts.
-  const auto events = nlohmann::json::parse(run_cli("export " + dir + "/out events --format json"));
+  const auto events = nlohmann::json::parse(run_cli("export " + dir + "/out events --format json").text);
   size_t applied_facts = 0, refused_facts = 0;
   for (const auto& e : events) {
     if (e["event"] != "reload") continue;

@@ -5,9 +5,15 @@
 #include "pipeline_runner.hpp"
 #include "plugin_host.hpp"
 
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <sys/wait.h>
 
 namespace qflow::testing {
 
@@ -64,6 +70,28 @@ std::vector<std::vector<std::string>> read_csv(const std::string& path) {
     rows.push_back(fields);
   }
   return rows;
+}
+
+CliOutput run_cli(const std::string& args) {
+  const std::string cmd = std::string(QFLOW_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) throw std::runtime_error("cannot run " + cmd);
+  CliOutput out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.text.append(buf, n);
+  const int status = pclose(p);
+  out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+bool wait_until(const std::function<bool()>& f, double seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return f();
 }
 
 }  // namespace qflow::testing

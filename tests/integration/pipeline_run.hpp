@@ -1,6 +1,7 @@
 // Running a pipeline file in-process, as `qflow run` would, for integration tests.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -21,5 +22,15 @@ std::string read_file(const std::string& path);
 std::string fresh_dir(const std::string& name);
 // CSV rows split into fields (header included).
 std::vector<std::vector<std::string>> read_csv(const std::string& path);
+
+// `qflow <args>` as a user runs it: the exit code, and stdout and stderr together.
+struct CliOutput {
+  int code = -1;
+  std::string text;
+};
+CliOutput run_cli(const std::string& args);
+
+// Asks `f` every 20 ms until it holds; false once `seconds` have passed.
+bool wait_until(const std::function<bool()>& f, double seconds = 10);
 
 }  // namespace qflow::testing
