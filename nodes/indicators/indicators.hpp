@@ -23,14 +23,6 @@ inline int field_index(const std::string& f) {
     if (f == kBarFields[i]) return i;
   throw std::invalid_argument("unknown field '" + f + "'");
 }
-inline int field_index(const NodeConfig& cfg) { return field_index(cfg.params().string("field")); }
-
-// The number an indicator reads from an input event: a bar's chosen column or a value.
-inline double input_number(const qf_event& ev, int field) {
-  if (ev.kind == QF_KIND_BAR) return bar_field(ev.u.bar, field);
-  if (ev.kind == QF_KIND_VALUE) return ev.u.value.value;
-  throw std::invalid_argument(std::string("unexpected ") + kind_name(ev.kind) + " event");
-}
 
 // The last `capacity` numbers, oldest first.
 class RingWindow {
