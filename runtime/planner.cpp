@@ -94,6 +94,17 @@ Plan make_plan(const Graph& g) {
       plan.stages[static_cast<size_t>(compute)].nodes.push_back(i);
     }
   }
+  // A compute stage left without nodes (the component is only sinks, or indicators and sinks)
+  // would copy every event it passes on: its sinks read its input stage's batches instead.
+  for (StagePlan& s : plan.stages) {
+    if (s.kind != StagePlan::Kind::compute || !s.nodes.empty()) continue;
+    StagePlan& input = plan.stages[static_cast<size_t>(s.input)];
+    for (StagePlan& reader : plan.stages)
+      if (reader.input == static_cast<int>(&s - plan.stages.data())) reader.input = s.input;
+    for (size_t k = 0; k < streams; ++k)
+      if (s.exported[k]) input.exported[k] = true;
+    s.input = -2;  // marks it for removal below
+  }
   for (StagePlan& s : plan.stages)
     std::sort(s.nodes.begin(), s.nodes.end(), [&](uint32_t a, uint32_t b) { return rank[a] < rank[b]; });
   // Stages were created in file order; make sure each comes after the stage it consumes.
@@ -101,7 +112,7 @@ Plan make_plan(const Graph& g) {
   std::vector<int> new_index(plan.stages.size(), -1);
   for (auto kind : {StagePlan::Kind::sources, StagePlan::Kind::batch, StagePlan::Kind::compute, StagePlan::Kind::sink})
     for (size_t i = 0; i < plan.stages.size(); ++i)
-      if (plan.stages[i].kind == kind) {
+      if (plan.stages[i].kind == kind && plan.stages[i].input != -2) {
         new_index[i] = static_cast<int>(ordered.size());
         ordered.push_back(plan.stages[i]);
       }

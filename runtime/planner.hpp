@@ -7,8 +7,9 @@
 // (QF_NODE_BATCHED) and read only sources or each other form a *batch* stage between the
 // sources and the compute stage: they work on the next batch while the strategy works on this
 // one. Each sink gets a stage of its own, fed with batches by its compute stage, so persistence
-// and reporting run beside the computation. Independent parts of the graph get independent
-// stages and run in parallel.
+// and reporting run beside the computation; where nothing is left to compute (sinks reading
+// sources or indicators only), sinks read the sources or batch stage's batches directly.
+// Independent parts of the graph get independent stages and run in parallel.
 #pragma once
 
 #include "graph.hpp"

@@ -39,7 +39,8 @@ const StagePlan& stage_of(const qflow::Graph& g, const Plan& p, const std::strin
 }
 
 // Invariants of every plan: each node in exactly one stage, each stage after its input, sources
-// stages without input, compute stages fed by sources stages, sinks by compute stages.
+// stages without input, compute stages fed by sources or batch stages, sinks by any stage
+// but a sink, and no compute stage without nodes.
 void check_invariants(const qflow::Graph& g, const Plan& p) {
   std::vector<int> seen(g.nodes.size(), 0);
   for (size_t i = 0; i < p.stages.size(); ++i) {
@@ -68,11 +69,12 @@ void check_invariants(const qflow::Graph& g, const Plan& p) {
         REQUIRE(s.input >= 0);
         CHECK((p.stages[static_cast<size_t>(s.input)].kind == Kind::sources ||
                p.stages[static_cast<size_t>(s.input)].kind == Kind::batch));
+        CHECK(!s.nodes.empty());
         for (uint32_t n : s.nodes) CHECK((!g.nodes[n].type->is_source() && !g.nodes[n].type->is_sink()));
         break;
       case Kind::sink:
         REQUIRE(s.input >= 0);
-        CHECK(p.stages[static_cast<size_t>(s.input)].kind == Kind::compute);
+        CHECK(p.stages[static_cast<size_t>(s.input)].kind != Kind::sink);
         REQUIRE(s.nodes.size() == 1);
         CHECK(g.nodes[s.nodes[0]].type->is_sink());
         break;
@@ -188,17 +190,42 @@ TEST_CASE("planner: two sources feeding one chain are merged in one source stage
   CHECK(ids(g, *compute[0]) == std::vector<std::string>{"s", "x"});
 }
 
-TEST_CASE("planner: a sink reading a source directly gets an empty compute stage that passes the stream on") {
+TEST_CASE("planner: a sink reading a source directly reads the source stage's batches") {
   const auto c = check("nodes:\n  - {id: bars, type: test.bars}\n  - {id: out, type: test.count, inputs: bars}\n");
   REQUIRE(c.graph);
   const auto& g = *c.graph;
   const Plan p = qflow::make_plan(g);
   check_invariants(g, p);
+  REQUIRE(p.stages.size() == 2);
+  CHECK(p.stages[0].kind == Kind::sources);
+  CHECK(p.stages[1].kind == Kind::sink);
+  CHECK(p.stages[1].input == 0);
+}
+
+TEST_CASE("planner: sinks reading only indicators read the batch stage, which exports what they read") {
+  const qflow::NodeRegistry registry = rt_test::builtin_registry();
+  const auto c = check(
+      "nodes:\n"
+      "  - {id: bars, type: source.synthetic_bars, params: {bars: 10}}\n"
+      "  - {id: fast, type: indicator.sma, inputs: bars, params: {period: 3}}\n"
+      "  - {id: slow, type: indicator.ema, inputs: bars, params: {period: 5}}\n"
+      "  - {id: out, type: sink.table_csv, inputs: [fast, slow], params: {file: out.csv}}\n",
+      {}, rt_test::kFile, &registry);
+  INFO(c.dump());
+  REQUIRE(c.graph);
+  const auto& g = *c.graph;
+  const Plan p = qflow::make_plan(g);
+  check_invariants(g, p);
   REQUIRE(p.stages.size() == 3);
-  const auto compute = of_kind(p, Kind::compute);
-  REQUIRE(compute.size() == 1);
-  CHECK(compute[0]->nodes.empty());
-  CHECK(compute[0]->exported[g.stream(rt_test::index_of(g, "bars"), 0)]);
+  CHECK(p.stages[1].kind == Kind::batch);
+  CHECK(ids(g, p.stages[1]) == std::vector<std::string>{"fast", "slow"});
+  CHECK(p.stages[2].kind == Kind::sink);
+  CHECK(p.stages[2].input == 1);
+  std::vector<uint32_t> exported;
+  for (uint32_t k = 0; k < p.stages[1].exported.size(); ++k)
+    if (p.stages[1].exported[k]) exported.push_back(k);
+  const std::vector<uint32_t> read{g.stream(rt_test::index_of(g, "fast"), 0), g.stream(rt_test::index_of(g, "slow"), 0)};
+  CHECK(exported == read);
 }
 
 TEST_CASE("planner: sma_cross.yaml with the built-in nodes: bars | fast, slow | strategy, broker | trades | summary") {
