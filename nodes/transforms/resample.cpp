@@ -32,17 +32,18 @@
 // make 5m bars) and they must not cross a bucket boundary; either is refused with an error.
 // Non-finite prices or sizes are refused too.
 //
-// Every symbol of the stream is resampled on its own. The state is, per symbol (keyed by symbol
-// id, which a resumed run keeps), the open bucket's OHLCV and where the symbol's input stands,
-// plus the late counter: a restored node continues exactly where the saved one was.
+// Every symbol of the stream is resampled on its own. The state is, per symbol, the open bucket's
+// OHLCV and where the symbol's input stands, plus the late counter: a restored node continues
+// exactly where the saved one was. It is keyed by symbol NAME (symbol_states.hpp), so a resumed
+// run may intern its symbols in another order: a restored series joins at the first input of its
+// name, or at stop if none comes, so that its partial bar still leaves.
+#include "symbol_states.hpp"
 #include "transforms.hpp"
 
 #include <algorithm>
 #include <cmath>
-#include <optional>
 #include <stdexcept>
 #include <string>
-#include <vector>
 
 namespace qflow::nodes {
 namespace {
@@ -97,7 +98,7 @@ class ResampleTransform {
 
   void on_event(Context& ctx, uint32_t, const qf_event& ev) {
     Piece p = piece(ctx, ev);
-    Series& s = series(ev.symbol);
+    Series& s = series_.of(ctx, ev.symbol);
     if (s.seen && ev.time_ns < s.watermark) {
       late(ctx, ev, s);
       return;
@@ -126,8 +127,10 @@ class ResampleTransform {
 
   // The last bucket of every symbol is incomplete but final: emitted as it stands.
   void stop(Context& ctx) {
-    for (size_t id = 0; id < series_.size(); ++id)
-      if (series_[id] && series_[id]->pending) emit(ctx, static_cast<uint32_t>(id), *series_[id]);
+    series_.join_all(ctx);
+    series_.for_each([&](uint32_t symbol, Series& s) {
+      if (s.pending) emit(ctx, symbol, s);
+    });
     if (late_count_ > 0)
       ctx.log(LogLevel::warn, "dropped " + std::to_string(late_count_) + " late or out-of-order inputs (first: " +
                                   first_late_ + ")");
@@ -136,36 +139,25 @@ class ResampleTransform {
   void save_state(StateWriter& w) const {
     w.put<uint64_t>(late_count_);
     w.put_string(first_late_);
-    uint64_t n = 0;
-    for (const auto& s : series_) n += s.has_value();
-    w.put<uint64_t>(n);
-    for (size_t id = 0; id < series_.size(); ++id) {
-      if (!series_[id]) continue;
-      const Series& s = *series_[id];
-      w.put<uint32_t>(static_cast<uint32_t>(id));
-      w.put<uint8_t>(static_cast<uint8_t>((s.seen ? 1 : 0) | (s.pending ? 2 : 0)));
-      w.put<int64_t>(s.watermark);
-      w.put<int64_t>(s.bucket);
-      for (double x : {s.open, s.high, s.low, s.close, s.volume}) w.put<double>(x);
-    }
+    series_.save(w, [](StateWriter& out, const Series& s) {
+      out.put<uint8_t>(static_cast<uint8_t>((s.seen ? 1 : 0) | (s.pending ? 2 : 0)));
+      out.put<int64_t>(s.watermark);
+      out.put<int64_t>(s.bucket);
+      for (double x : {s.open, s.high, s.low, s.close, s.volume}) out.put<double>(x);
+    });
   }
 
   void restore_state(StateReader& r) {
     late_count_ = r.get<uint64_t>();
     first_late_ = r.get_string();
-    series_.clear();
-    const uint64_t n = r.get<uint64_t>();
-    for (uint64_t i = 0; i < n; ++i) {
-      const uint32_t id = r.get<uint32_t>();
-      if (id > (1u << 24)) throw std::runtime_error("resample state names symbol id " + std::to_string(id));
-      Series& s = series(id);
-      const auto flags = r.get<uint8_t>();
+    series_.restore(r, [](StateReader& in, Series& s) {
+      const auto flags = in.get<uint8_t>();
       s.seen = flags & 1;
       s.pending = flags & 2;
-      s.watermark = r.get<int64_t>();
-      s.bucket = r.get<int64_t>();
-      for (double* x : {&s.open, &s.high, &s.low, &s.close, &s.volume}) *x = r.get<double>();
-    }
+      s.watermark = in.get<int64_t>();
+      s.bucket = in.get<int64_t>();
+      for (double* x : {&s.open, &s.high, &s.low, &s.close, &s.volume}) *x = in.get<double>();
+    });
   }
 
  private:
@@ -190,12 +182,6 @@ class ResampleTransform {
   }
 
   int64_t bucket_of(int64_t t) const { return origin_ + floor_div(t - origin_, interval_) * interval_; }
-
-  Series& series(uint32_t symbol) {
-    if (symbol >= series_.size()) series_.resize(symbol + 1);
-    if (!series_[symbol]) series_[symbol].emplace();
-    return *series_[symbol];
-  }
 
   std::string name(const Context& ctx, uint32_t symbol) const {
     const std::string_view n = ctx.lookup(symbol);
@@ -250,7 +236,7 @@ class ResampleTransform {
   bool flat_;           // empty: flat
   bool drop_;           // late: drop
 
-  std::vector<std::optional<Series>> series_;  // by symbol id
+  SymbolStates<Series> series_;
   uint64_t late_count_ = 0;
   std::string first_late_;
 };

@@ -11,6 +11,8 @@ namespace qflow::nodes {
 
 void register_resample(Registrar& r);
 void register_align(Registrar& r);
+void register_tick_bars(Registrar& r);
+void register_volume_bars(Registrar& r);
 
 // A duration as a pipeline would spell it, in the largest unit that divides it: "5m", "4h",
 // "1d", "90s", "250ms", "7ns".

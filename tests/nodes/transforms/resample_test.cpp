@@ -270,3 +270,26 @@ TEST_CASE("transform.resample: bad parameters and input that cannot tile the bar
   // None of them left a trace: a good bar still starts the series.
   CHECK(h.push(0, qflow::make_bar(s, T0 + 4 * kMinute, 1, 2, 0.5, 1.5, 3, kMinute)).size() == 1);
 }
+
+TEST_CASE("transform.resample: the state names its symbols, so a host that numbered them differently resumes it") {
+  // BTC and ETH minutes interleaved, ETH stopping after 150: after the later cuts ETH's restored
+  // 02:00 bucket sees no more input and must still leave at stop, under ETH's new id.
+  const auto btc = load_minutes("binance_spot_btcusdt_1m_2024q4.csv", 1, 400);
+  const auto eth = load_minutes("binance_spot_ethusdt_1m_2024q4.csv", 2, 150);
+  std::vector<qf_event> both;
+  for (size_t i = 0; i < btc.size(); ++i) {
+    both.push_back(btc[i]);
+    if (i < eth.size()) both.push_back(eth[i]);
+  }
+  const std::vector<std::string> names{"BTCUSDT", "ETHUSDT"};
+  const auto make = [] { return resample("1h", {{"empty", "flat"}}); };
+  auto whole = make();
+  for (const auto& n : names) whole.intern(n);
+  const auto want = by_name(whole, run(whole, both));
+  REQUIRE(want.at("BTCUSDT").size() == 7);  // 03:00 .. 09:39
+  REQUIRE(want.at("ETHUSDT").size() == 3);  // 03:00 .. 05:29
+  for (size_t cut = 0; cut <= both.size(); ++cut) {
+    INFO("cut at " << cut);
+    REQUIRE(run_resumed(make, names, both, cut) == want);
+  }
+}

@@ -10,6 +10,7 @@
 #include <qflow/time.hpp>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -77,6 +78,28 @@ inline std::vector<qf_event> load_ticks(uint32_t symbol) {
   return out;
 }
 
+// Trades derived from minute bars, for tick-level tests on real prices: each minute gives four
+// ticks of a quarter of its volume, at :00 the open, at :15 and :30 the low then the high (the
+// high then the low when the bar closes down), at :45 the close.
+inline std::vector<qf_event> ticks_of_minutes(const std::vector<qf_event>& minutes) {
+  std::vector<qf_event> out;
+  for (const qf_event& m : minutes) {
+    const qf_bar& b = m.u.bar;
+    const bool up = b.close >= b.open;
+    const double prices[] = {b.open, up ? b.low : b.high, up ? b.high : b.low, b.close};
+    for (int k = 0; k < 4; ++k) out.push_back(tick(m.symbol, m.time_ns + k * 15 * kSecond, prices[k], b.volume / 4));
+  }
+  return out;
+}
+
+// The events of `symbol` only, in order.
+inline std::vector<qf_event> events_of(const std::vector<qf_event>& events, uint32_t symbol) {
+  std::vector<qf_event> out;
+  for (const qf_event& e : events)
+    if (e.symbol == symbol) out.push_back(e);
+  return out;
+}
+
 // A bar as comparable fields: symbol, time, open, high, low, close, volume, interval.
 using BarRow = std::tuple<uint32_t, int64_t, double, double, double, double, double, int64_t>;
 
@@ -95,6 +118,14 @@ inline std::vector<BarRow> rows_of(const std::vector<qflow::testing::Output>& ou
   return rows;
 }
 
+// The bars of `symbol` only, in order.
+inline std::vector<BarRow> bars_of(const std::vector<BarRow>& rows, uint32_t symbol) {
+  std::vector<BarRow> out;
+  for (const BarRow& r : rows)
+    if (std::get<0>(r) == symbol) out.push_back(r);
+  return out;
+}
+
 // Every event pushed on slot 0, one cycle each, then stop(): all bars emitted, in order.
 inline std::vector<BarRow> run(qflow::testing::NodeHarness& h, const std::vector<qf_event>& events) {
   h.start();
@@ -103,6 +134,45 @@ inline std::vector<BarRow> run(qflow::testing::NodeHarness& h, const std::vector
     for (const BarRow& r : rows_of(h.push(0, e))) rows.push_back(r);
   for (const BarRow& r : rows_of(h.stop())) rows.push_back(r);
   return rows;
+}
+
+// Bars by their symbol's name in `h`, symbol ids zeroed: runs whose hosts numbered the symbols
+// differently compare equal when they made the same bars.
+inline std::map<std::string, std::vector<BarRow>> by_name(const qflow::testing::NodeHarness& h,
+                                                          const std::vector<BarRow>& rows) {
+  std::map<std::string, std::vector<BarRow>> out;
+  for (BarRow r : rows) {
+    const std::string name(h.lookup(std::get<0>(r)));
+    std::get<0>(r) = 0;
+    out[name].push_back(r);
+  }
+  return out;
+}
+
+// A run interrupted after `cut` events: `make()` builds a node, which interns `names` in order
+// (the ids `events` carry) and takes events[0, cut); its state goes into a second node whose host
+// interned another symbol first and `names` in reverse order, so every symbol has another id
+// there, and which takes the rest with their ids translated by name, then stops. Bars by name.
+template <class Make>
+std::map<std::string, std::vector<BarRow>> run_resumed(Make make, const std::vector<std::string>& names,
+                                                       const std::vector<qf_event>& events, size_t cut) {
+  qflow::testing::NodeHarness first = make();
+  for (const std::string& n : names) first.intern(n);
+  first.start();
+  std::vector<BarRow> before;
+  for (size_t i = 0; i < cut; ++i)
+    for (const BarRow& r : rows_of(first.push(0, events[i]))) before.push_back(r);
+  const std::string state = first.save_state();
+
+  qflow::testing::NodeHarness second = make();
+  second.intern("ANOTHER");
+  for (auto n = names.rbegin(); n != names.rend(); ++n) second.intern(*n);
+  second.restore_state(state);
+  std::vector<qf_event> rest(events.begin() + static_cast<std::ptrdiff_t>(cut), events.end());
+  for (qf_event& e : rest) e.symbol = second.intern(first.lookup(e.symbol));
+  auto out = by_name(first, before);
+  for (auto& [name, rows] : by_name(second, run(second, rest))) out[name].insert(out[name].end(), rows.begin(), rows.end());
+  return out;
 }
 
 // Whether some log line holds `text`.
