@@ -1,7 +1,7 @@
 // indicator.cci against hand-worked values and a textbook implementation (mean and mean absolute
 // deviation of the typical price by loops over the whole window at every bar, in long double)
 // on real daily and minute data, on many ties, and on BTC-level prices with cent moves.
-#include "indicator_test_support.hpp"
+#include "indicator_stream_checks.hpp"
 
 #include <array>
 
@@ -58,19 +58,6 @@ std::vector<qf_event> btc_level_cents(size_t count, uint64_t seed) {
                        static_cast<int64_t>(i + 1)));
   }
   return bars;
-}
-
-std::vector<std::pair<uint32_t, double>> flatten(const Rows& rows) {
-  std::vector<std::pair<uint32_t, double>> out;
-  for (const auto& r : rows)
-    if (r)
-      for (size_t k = 0; k < r->size(); ++k) out.emplace_back(static_cast<uint32_t>(k), (*r)[k]);
-  return out;
-}
-std::vector<std::pair<uint32_t, double>> flatten(const std::vector<qflow::testing::Output>& outs) {
-  std::vector<std::pair<uint32_t, double>> out;
-  for (const auto& o : outs) out.emplace_back(o.port, o.ev.u.value.value);
-  return out;
 }
 
 }  // namespace
@@ -171,30 +158,20 @@ TEST_CASE("indicator.cci: BTC-level prices with cent moves match the exact compu
 TEST_CASE("indicator.cci: symbols keep their own series, batches equal cycles, restore continues") {
   const auto btc = load_bars(data("binance_spot_btcusdt_1m_2024q4.csv"), 1, 500);
   const auto eth = load_bars(data("binance_spot_ethusdt_1m_2024q4.csv"), 2, 500);
-  std::vector<qf_event> both;
-  for (size_t i = 0; i < btc.size(); ++i) both.push_back(btc[i]), both.push_back(eth[i]);
-  for (int n : {14, 300}) {  // the loop and the tree
+  const auto both = interleave(btc, eth);
+  for (size_t n : {14u, 300u}) {  // the loop and the tree
     INFO("n=" << n);
-    auto mixed = cci(n);
+    // Cut inside the warm-up, around the first values (events 2(n-1) and 2(n-1)+1), and later:
+    // a restored tree is the same tree.
+    const size_t w = 2 * (n - 1);
+    check_streaming([n] { return new NodeHarness(cci(static_cast<int>(n))); }, both,
+                    {5, w - 1, w, w + 1, w + 2, 301, 700, 999});
+
+    auto mixed = cci(static_cast<int>(n));
     const Rows rows = run(mixed, both, 1);
     Rows b, e;
     for (size_t i = 0; i < rows.size(); ++i) (i % 2 ? e : b).push_back(rows[i]);
-    check_rows(b, textbook(btc, static_cast<size_t>(n)), 1e-9);
-    check_rows(e, textbook(eth, static_cast<size_t>(n)), 1e-9);
-
-    auto batched = cci(n);
-    CHECK(flatten(batched.push_batch(0, both)) == flatten(rows));
-
-    // Cut inside the warm-up, just after it (n = 14), and later: a restored tree is the same tree.
-    for (size_t cut : {5u, 28u, 301u, 700u}) {
-      auto first = cci(n), second = cci(n);
-      std::vector<qflow::testing::Output> got;
-      for (size_t i = 0; i < cut; ++i)
-        for (const auto& o : first.push(0, both[i])) got.push_back(o);
-      second.restore_state(first.save_state());
-      for (size_t i = cut; i < both.size(); ++i)
-        for (const auto& o : second.push(0, both[i])) got.push_back(o);
-      CHECK(flatten(got) == flatten(rows));
-    }
+    check_rows(b, textbook(btc, n), 1e-9);
+    check_rows(e, textbook(eth, n), 1e-9);
   }
 }

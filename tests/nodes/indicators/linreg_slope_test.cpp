@@ -1,7 +1,7 @@
 // indicator.linreg_slope against hand-worked values and a textbook implementation (the OLS slope
 // of each window by the two-pass formula sum (x - xbar)(y - ybar) / sum (x - xbar)^2, in long
 // double) on real daily and minute closes and on BTC-level prices with tiny moves.
-#include "indicator_test_support.hpp"
+#include "indicator_stream_checks.hpp"
 
 using namespace indicator_test;
 using qflow::testing::NodeHarness;
@@ -38,31 +38,6 @@ Rows textbook(const std::vector<double>& y, size_t n) {
     }
     out[i] = std::vector<double>{static_cast<double>(sxy / sxx)};
   }
-  return out;
-}
-
-// |got - want| <= tol * |want| at every output: relative even for slopes far below 1.
-void check_relative(const Rows& got, const Rows& want, double tol) {
-  REQUIRE(got.size() == want.size());
-  double worst = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    REQUIRE(got[i].has_value() == want[i].has_value());
-    if (got[i]) worst = std::max(worst, std::abs((*got[i])[0] - (*want[i])[0]) / std::abs((*want[i])[0]));
-  }
-  INFO("worst relative error " << worst);
-  CHECK(worst <= tol);
-}
-
-std::vector<std::pair<uint32_t, double>> flatten(const Rows& rows) {
-  std::vector<std::pair<uint32_t, double>> out;
-  for (const auto& r : rows)
-    if (r)
-      for (size_t k = 0; k < r->size(); ++k) out.emplace_back(static_cast<uint32_t>(k), (*r)[k]);
-  return out;
-}
-std::vector<std::pair<uint32_t, double>> flatten(const std::vector<qflow::testing::Output>& outs) {
-  std::vector<std::pair<uint32_t, double>> out;
-  for (const auto& o : outs) out.emplace_back(o.port, o.ev.u.value.value);
   return out;
 }
 
@@ -142,34 +117,22 @@ TEST_CASE("indicator.linreg_slope: BTC-level prices with tiny moves, relative to
   for (int n : {14, 200}) {
     INFO("n=" << n);
     auto h = slope(n);
-    check_relative(run(h, bars_of(y), 1), textbook(y, static_cast<size_t>(n)), 1e-9);
+    check_relative(run(h, bars_of(y), 1), textbook(y, static_cast<size_t>(n)), 0, 1e-9);
   }
 }
 
 TEST_CASE("indicator.linreg_slope: symbols keep their own series, batches equal cycles, restore continues") {
   const auto btc = load_bars(data("binance_spot_btcusdt_1m_2024q4.csv"), 1, 500);
   const auto eth = load_bars(data("binance_spot_ethusdt_1m_2024q4.csv"), 2, 500);
-  std::vector<qf_event> both;
-  for (size_t i = 0; i < btc.size(); ++i) both.push_back(btc[i]), both.push_back(eth[i]);
+  const auto both = interleave(btc, eth);
+  // Cut inside the warm-up, around the first values (events 26 and 27), at a recomputation
+  // boundary and between two.
+  check_streaming([] { return new NodeHarness(slope(14)); }, both, {5, 25, 26, 27, 28, 56, 301, 999});
+
   auto mixed = slope(14);
   const Rows rows = run(mixed, both, 1);
   Rows b, e;
   for (size_t i = 0; i < rows.size(); ++i) (i % 2 ? e : b).push_back(rows[i]);
   check_rows(b, textbook(closes(btc), 14), 1e-9);
   check_rows(e, textbook(closes(eth), 14), 1e-9);
-
-  auto batched = slope(14);
-  CHECK(flatten(batched.push_batch(0, both)) == flatten(rows));
-
-  // Cut inside the warm-up, at a recomputation boundary and between two.
-  for (size_t cut : {5u, 56u, 301u}) {
-    auto first = slope(14), second = slope(14);
-    std::vector<qflow::testing::Output> got;
-    for (size_t i = 0; i < cut; ++i)
-      for (const auto& o : first.push(0, both[i])) got.push_back(o);
-    second.restore_state(first.save_state());
-    for (size_t i = cut; i < both.size(); ++i)
-      for (const auto& o : second.push(0, both[i])) got.push_back(o);
-    CHECK(flatten(got) == flatten(rows));
-  }
 }

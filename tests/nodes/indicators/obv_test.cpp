@@ -1,6 +1,6 @@
 // indicator.obv against hand-worked values and a textbook implementation (the signed volumes of
 // the whole series summed in long double) on real daily and minute data.
-#include "indicator_test_support.hpp"
+#include "indicator_stream_checks.hpp"
 
 using namespace indicator_test;
 using qflow::testing::NodeHarness;
@@ -34,19 +34,6 @@ Rows textbook(const std::vector<qf_event>& bars) {
     sum = t;
     out[i] = std::vector<double>{static_cast<double>(sum + comp)};
   }
-  return out;
-}
-
-std::vector<std::pair<uint32_t, double>> flatten(const Rows& rows) {
-  std::vector<std::pair<uint32_t, double>> out;
-  for (const auto& r : rows)
-    if (r)
-      for (size_t k = 0; k < r->size(); ++k) out.emplace_back(static_cast<uint32_t>(k), (*r)[k]);
-  return out;
-}
-std::vector<std::pair<uint32_t, double>> flatten(const std::vector<qflow::testing::Output>& outs) {
-  std::vector<std::pair<uint32_t, double>> out;
-  for (const auto& o : outs) out.emplace_back(o.port, o.ev.u.value.value);
   return out;
 }
 
@@ -114,26 +101,14 @@ TEST_CASE("indicator.obv: a long sum of inexact volumes of mixed size stays exac
 TEST_CASE("indicator.obv: symbols keep their own series, batches equal cycles, restore continues") {
   const auto btc = load_bars(data("binance_spot_btcusdt_1m_2024q4.csv"), 1, 500);
   const auto eth = load_bars(data("binance_spot_ethusdt_1m_2024q4.csv"), 2, 500);
-  std::vector<qf_event> both;
-  for (size_t i = 0; i < btc.size(); ++i) both.push_back(btc[i]), both.push_back(eth[i]);
+  const auto both = interleave(btc, eth);
+  // Cut before anything, between BTC's and ETH's first values (events 0 and 1), and later.
+  check_streaming([] { return new NodeHarness(obv()); }, both, {0, 1, 2, 301, 999});
+
   auto mixed = obv();
   const Rows rows = run(mixed, both, 1);
   Rows b, e;
   for (size_t i = 0; i < rows.size(); ++i) (i % 2 ? e : b).push_back(rows[i]);
   check_rows(b, textbook(btc), 1e-12);
   check_rows(e, textbook(eth), 1e-12);
-
-  auto batched = obv();
-  CHECK(flatten(batched.push_batch(0, both)) == flatten(rows));
-
-  for (size_t cut : {1u, 301u}) {
-    auto first = obv(), second = obv();
-    std::vector<qflow::testing::Output> got;
-    for (size_t i = 0; i < cut; ++i)
-      for (const auto& o : first.push(0, both[i])) got.push_back(o);
-    second.restore_state(first.save_state());
-    for (size_t i = cut; i < both.size(); ++i)
-      for (const auto& o : second.push(0, both[i])) got.push_back(o);
-    CHECK(flatten(got) == flatten(rows));
-  }
 }

@@ -1,6 +1,6 @@
 // indicator.rsi against hand-worked values and a textbook implementation (Wilder's RSI written
 // as plain loops over the series) on real daily and minute data.
-#include "indicator_test_support.hpp"
+#include "indicator_stream_checks.hpp"
 
 using namespace indicator_test;
 using qflow::testing::NodeHarness;
@@ -89,33 +89,14 @@ TEST_CASE("indicator.rsi: equals the textbook loop on ORCL daily and BTC minute 
 TEST_CASE("indicator.rsi: symbols keep their own series, batches equal cycles, restore continues") {
   const auto btc = load_bars(data("binance_spot_btcusdt_1m_2024q4.csv"), 1, 500);
   const auto eth = load_bars(data("binance_spot_ethusdt_1m_2024q4.csv"), 2, 500);
-  std::vector<qf_event> both;
-  for (size_t i = 0; i < btc.size(); ++i) both.push_back(btc[i]), both.push_back(eth[i]);
+  const auto both = interleave(btc, eth);
+  // Cut inside the warm-up, around the first values (BTC's is event 28, ETH's 29), and later.
+  check_streaming([] { return new NodeHarness(rsi(14)); }, both, {5, 27, 28, 29, 30, 301, 999});
+
   auto mixed = rsi(14);
   const Rows rows = run(mixed, both, 1);
   Rows b, e;
   for (size_t i = 0; i < rows.size(); ++i) (i % 2 ? e : b).push_back(rows[i]);
   check_rows(b, textbook(closes(btc), 14), 1e-12);
   check_rows(e, textbook(closes(eth), 14), 1e-12);
-
-  // The batch path gives the same numbers.
-  auto batched = rsi(14);
-  const auto out = batched.push_batch(0, both);
-  std::vector<double> from_batch, from_cycles;
-  for (const auto& o : out) from_batch.push_back(o.ev.u.value.value);
-  for (const auto& r : rows)
-    if (r) from_cycles.push_back((*r)[0]);
-  CHECK(from_batch == from_cycles);
-
-  // Stopped inside the warm-up and after it, saved, restored into a fresh node, continued.
-  for (size_t cut : {5u, 301u}) {
-    auto first = rsi(14), second = rsi(14);
-    std::vector<double> got;
-    for (size_t i = 0; i < cut; ++i)
-      for (const auto& o : first.push(0, both[i])) got.push_back(o.ev.u.value.value);
-    second.restore_state(first.save_state());
-    for (size_t i = cut; i < both.size(); ++i)
-      for (const auto& o : second.push(0, both[i])) got.push_back(o.ev.u.value.value);
-    CHECK(got == from_cycles);
-  }
 }

@@ -1,6 +1,6 @@
 // indicator.willr against hand-worked values and a textbook implementation (the highest high
 // and lowest low found by a loop over the whole window at every bar) on real daily and minute data.
-#include "indicator_test_support.hpp"
+#include "indicator_stream_checks.hpp"
 
 #include <algorithm>
 #include <array>
@@ -36,19 +36,6 @@ Rows textbook(const std::vector<qf_event>& bars, size_t n) {
     }
     out[i] = std::vector<double>{hh == ll ? 0.0 : -100.0 * (hh - bars[i].u.bar.close) / (hh - ll)};
   }
-  return out;
-}
-
-std::vector<std::pair<uint32_t, double>> flatten(const Rows& rows) {
-  std::vector<std::pair<uint32_t, double>> out;
-  for (const auto& r : rows)
-    if (r)
-      for (size_t k = 0; k < r->size(); ++k) out.emplace_back(static_cast<uint32_t>(k), (*r)[k]);
-  return out;
-}
-std::vector<std::pair<uint32_t, double>> flatten(const std::vector<qflow::testing::Output>& outs) {
-  std::vector<std::pair<uint32_t, double>> out;
-  for (const auto& o : outs) out.emplace_back(o.port, o.ev.u.value.value);
   return out;
 }
 
@@ -121,26 +108,14 @@ TEST_CASE("indicator.willr: BTC-level prices with cent moves match the textbook 
 TEST_CASE("indicator.willr: symbols keep their own series, batches equal cycles, restore continues") {
   const auto btc = load_bars(data("binance_spot_btcusdt_1m_2024q4.csv"), 1, 500);
   const auto eth = load_bars(data("binance_spot_ethusdt_1m_2024q4.csv"), 2, 500);
-  std::vector<qf_event> both;
-  for (size_t i = 0; i < btc.size(); ++i) both.push_back(btc[i]), both.push_back(eth[i]);
+  const auto both = interleave(btc, eth);
+  // Cut inside the warm-up, around the first values (BTC's is event 26, ETH's 27), and later.
+  check_streaming([] { return new NodeHarness(willr(14)); }, both, {5, 25, 26, 27, 28, 301, 999});
+
   auto mixed = willr(14);
   const Rows rows = run(mixed, both, 1);
   Rows b, e;
   for (size_t i = 0; i < rows.size(); ++i) (i % 2 ? e : b).push_back(rows[i]);
   check_rows(b, textbook(btc, 14), 1e-12);
   check_rows(e, textbook(eth, 14), 1e-12);
-
-  auto batched = willr(14);
-  CHECK(flatten(batched.push_batch(0, both)) == flatten(rows));
-
-  for (size_t cut : {5u, 301u}) {
-    auto first = willr(14), second = willr(14);
-    std::vector<qflow::testing::Output> got;
-    for (size_t i = 0; i < cut; ++i)
-      for (const auto& o : first.push(0, both[i])) got.push_back(o);
-    second.restore_state(first.save_state());
-    for (size_t i = cut; i < both.size(); ++i)
-      for (const auto& o : second.push(0, both[i])) got.push_back(o);
-    CHECK(flatten(got) == flatten(rows));
-  }
 }
