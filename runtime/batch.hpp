@@ -30,8 +30,58 @@ struct Batch {
   uint64_t number = 0;  // position in its stream of batches, from 1
   uint64_t checkpoint = 0;  // a checkpoint barrier: stages contribute after processing it
   std::vector<qf_event> events;
+  // What a batch stage's nodes answered, one lane per node, each in seq order, handed on as the
+  // nodes wrote them instead of being merged into `events` (a copy of every value). A cycle's
+  // events are those of `events` with its seq, then each lane's with that seq, lane by lane.
+  std::vector<std::vector<qf_event>> lanes;
   std::shared_ptr<FlowTicket> ticket;
+
+  bool has_lanes() const {
+    for (const auto& lane : lanes)
+      if (!lane.empty()) return true;
+    return false;
+  }
+  bool empty() const { return events.empty() && !has_lanes(); }
+
+  // Calls f(first, last) for each cycle's events, in order; [first, last) are pointers into the
+  // batch, kept in `scratch` (reused from call to call).
+  struct Scratch {
+    std::vector<const qf_event*> events;
+    std::vector<size_t> cursor;  // per lane
+  };
+  template <class F>
+  void for_each_cycle(Scratch& scratch, F&& f) const;
+  // The batch as one sequence of events in cycle order.
+  void append_in_cycle_order(std::vector<qf_event>& to) const {
+    Scratch scratch;
+    for_each_cycle(scratch, [&](const qf_event* const* first, const qf_event* const* last) {
+      for (; first != last; ++first) to.push_back(**first);
+    });
+  }
 };
+
+template <class F>
+void Batch::for_each_cycle(Scratch& scratch, F&& f) const {
+  size_t next = 0;
+  std::vector<size_t>& cursor = scratch.cursor;
+  std::vector<const qf_event*>& cycle = scratch.events;
+  cursor.assign(lanes.size(), 0);
+  for (;;) {
+    bool any = next < events.size();
+    uint64_t seq = any ? events[next].seq : 0;
+    for (size_t k = 0; k < lanes.size(); ++k)
+      if (cursor[k] < lanes[k].size() && (!any || lanes[k][cursor[k]].seq < seq)) {
+        seq = lanes[k][cursor[k]].seq;
+        any = true;
+      }
+    if (!any) return;
+    cycle.clear();
+    for (; next < events.size() && events[next].seq == seq; ++next) cycle.push_back(&events[next]);
+    for (size_t k = 0; k < lanes.size(); ++k)
+      for (size_t& c = cursor[k]; c < lanes[k].size() && lanes[k][c].seq == seq; ++c) cycle.push_back(&lanes[k][c]);
+    f(cycle.data(), cycle.data() + cycle.size());
+  }
+}
 
 using BatchPtr = std::shared_ptr<const Batch>;
 
@@ -65,6 +115,7 @@ class BatchPool {
  private:
   void recycle(Batch* b) {
     b->events.clear();
+    for (auto& lane : b->lanes) lane.clear();  // each keeps its capacity for the next batch
     b->checkpoint = 0;
     b->ticket.reset();  // may release the source's next batch; not under our lock
     std::lock_guard lock(mutex_);

@@ -12,6 +12,10 @@ namespace {
 
 void api_emit(qf_context* c, uint32_t port, const qf_event* ev) { c->node->router->emit(*c->node, port, *ev); }
 
+void api_emit_many(qf_context* c, const uint32_t* ports, const qf_event* events, uint32_t count) {
+  c->node->router->emit_many(*c->node, ports, events, count);
+}
+
 const qf_event* api_input(qf_context* c, uint32_t slot) { return c->node->router->input(*c->node, slot); }
 
 int64_t api_now(qf_context* c) { return c->node->router ? c->node->router->now() : 0; }
@@ -33,7 +37,8 @@ void api_report_error(qf_context* c, const char* msg, size_t n) { c->node->repor
 void api_set_progress(qf_context* c, double fraction) { c->node->progress.store(fraction, std::memory_order_relaxed); }
 
 const qf_host_api kApi = {sizeof(qf_host_api), QF_ABI_VERSION, &api_emit, &api_input, &api_now,
-                          &api_intern,         &api_lookup,    &api_log,  &api_report_error, &api_set_progress};
+                          &api_intern,         &api_lookup,    &api_log,  &api_report_error, &api_set_progress,
+                          &api_emit_many};
 
 std::shared_ptr<spdlog::logger> node_logger(const std::string& id) {
   const std::string name = "node." + id;

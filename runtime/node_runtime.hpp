@@ -27,6 +27,9 @@ class EventRouter {
  public:
   virtual ~EventRouter() = default;
   virtual void emit(NodeRuntime& node, uint32_t port, const qf_event& ev) = 0;
+  virtual void emit_many(NodeRuntime& node, const uint32_t* ports, const qf_event* events, uint32_t count) {
+    for (uint32_t i = 0; i < count; ++i) emit(node, ports[i], events[i]);
+  }
   virtual const qf_event* input(NodeRuntime& node, uint32_t slot) = 0;
   virtual int64_t now() const = 0;
 };

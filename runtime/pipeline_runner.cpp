@@ -372,7 +372,11 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
     b.events = std::move(pending[producer]);
     for (size_t c : consumers[producer]) {
       Stage* stage = stage_of(c);
-      if (!b.events.empty()) stage->process(b, pending[c]);
+      if (!b.events.empty()) {
+        Batch out;
+        stage->process(b, out);
+        out.append_in_cycle_order(pending[c]);
+      }
       note_error(stage->error());
     }
   };
@@ -551,12 +555,11 @@ RunResult run_pipeline(const Graph& graph, const RunOptions& options) {
         out->number = in->number;
         out->checkpoint = in->checkpoint;
         out->ticket = in->ticket;
-        if (feeds_others || !in->events.empty()) {
-          std::vector<qf_event>& sink = out->events;
-          if (!stage->process(*in, sink)) cancel = true;
-          if (!feeds_others) sink.clear();
+        const bool empty = in->empty();
+        if (feeds_others || !empty) {
+          if (!stage->process(*in, *out)) cancel = true;
         }
-        if (!in->events.empty() && !first_processed.exchange(true)) result.first_event_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+        if (!empty && !first_processed.exchange(true)) result.first_event_seconds = std::chrono::duration<double>(Clock::now() - started).count();
         if (stage->failed()) return BatchPtr(std::move(out));
         try {
           if (in->checkpoint && coordinator) coordinator->contribute(in->checkpoint, contributor, stage->checkpoint());

@@ -50,6 +50,11 @@ Stage::Stage(std::string name, const Graph& graph, std::vector<NodeRuntime*> nod
     batch_nodes_.push_back(std::move(bn));
   }
   only_batch_nodes_ = !batch_nodes_.empty() && batch_nodes_.size() == nodes_.size();
+  for (BatchNode& bn : batch_nodes_) {
+    const NodeRuntime& rt = *nodes_[bn.local];
+    for (uint32_t port = 0; port < rt.type->outputs.size(); ++port)
+      if (exported_[graph.stream(rt.index, port)]) bn.exported = true;
+  }
   relevant_.assign(routes_.size(), 0);
   for (uint32_t l = 0; l < nodes_.size(); ++l) {
     const auto& slots = nodes_[l]->def->slots;
@@ -100,23 +105,54 @@ bool Stage::check_failed(LocalNode& n, int32_t rc, const char* callback) {
   return true;
 }
 
+// During on_batch: the answer `o`, already appended to the node's outputs, is kept for the
+// cycle of the input it names. False (and the node has broken its contract) if it cannot be.
+bool Stage::collect(NodeRuntime& node, uint32_t port, qf_event& o) {
+  const NodeType& t = *node.type;
+  if (port >= t.outputs.size() || o.kind >= QF_KIND_COUNT_ || !(t.outputs[port].kinds & QF_KIND_BIT(o.kind))) [[unlikely]] {
+    node.contract_violation = "emitted on output port " + std::to_string(port) + " an event it does not carry";
+    return false;
+  }
+  // The input it answers: answers come in seq order, so a cursor finds it.
+  while (collect_at_ < collect_count_ && collect_in_[collect_at_].seq < o.seq) ++collect_at_;
+  if (collect_at_ == collect_count_ || collect_in_[collect_at_].seq != o.seq) [[unlikely]] {
+    node.contract_violation = "emitted from on_batch an event for seq " + std::to_string(o.seq) +
+                              ", which is none of its inputs' or comes after a later one's";
+    return false;
+  }
+  o.stream = graph_.stream(node.index, port);
+  if (o.time_ns == 0) o.time_ns = collect_in_[collect_at_].time_ns;
+  ++node.events_out;
+  if (facts_) facts_->record(o, node.index, static_cast<uint16_t>(port), o.stream, batch_interval_);
+  return true;
+}
+
+bool Stage::collecting(const NodeRuntime& node) const {
+  return collecting_ >= 0 &&
+         batch_nodes_[static_cast<size_t>(collecting_)].local == static_cast<uint32_t>(local_of_[node.index]);
+}
+
+void Stage::emit_many(NodeRuntime& node, const uint32_t* ports, const qf_event* events, uint32_t count) {
+  if (!collecting(node)) {
+    EventRouter::emit_many(node, ports, events, count);
+    return;
+  }
+  std::vector<qf_event>& outputs = batch_nodes_[static_cast<size_t>(collecting_)].outputs;
+  const size_t first = outputs.size();
+  outputs.insert(outputs.end(), events, events + count);
+  for (uint32_t i = 0; i < count; ++i)
+    if (!collect(node, ports[i], outputs[first + i])) [[unlikely]] {
+      outputs.resize(first + i);
+      return;
+    }
+}
+
 void Stage::emit(NodeRuntime& node, uint32_t port, const qf_event& ev) {
   const NodeType& t = *node.type;
-  if (collecting_ >= 0 && batch_nodes_[static_cast<size_t>(collecting_)].local == static_cast<uint32_t>(local_of_[node.index])) {
-    // During on_batch: keep the answer for the cycle of the input it names.
-    if (port >= t.outputs.size() || ev.kind >= QF_KIND_COUNT_ || !(t.outputs[port].kinds & QF_KIND_BIT(ev.kind))) {
-      node.contract_violation = "emitted on output port " + std::to_string(port) + " an event it does not carry";
-      return;
-    }
+  if (collecting(node)) {
     std::vector<qf_event>& outputs = batch_nodes_[static_cast<size_t>(collecting_)].outputs;
-    if (ev.seq == 0 || (!outputs.empty() && ev.seq < outputs.back().seq)) {
-      node.contract_violation = "emitted from on_batch an event without the seq of its input, or out of order";
-      return;
-    }
     outputs.push_back(ev);
-    outputs.back().stream = graph_.stream(node.index, port);
-    ++node.events_out;
-    if (facts_) facts_->record(outputs.back(), node.index, static_cast<uint16_t>(port), outputs.back().stream, batch_interval_);
+    if (!collect(node, port, outputs.back())) outputs.pop_back();
     return;
   }
   if (port >= t.outputs.size()) {
@@ -247,12 +283,19 @@ void Stage::call_cycle_callbacks() {
 }
 
 void Stage::run_batch_nodes(const Batch& in) {
+  // Batch stages read sources, whose batches have no lanes; anything else is flattened first.
+  const std::vector<qf_event>* events = &in.events;
+  if (in.has_lanes()) {
+    flat_.clear();
+    in.append_in_cycle_order(flat_);
+    events = &flat_;
+  }
   for (size_t b = 0; b < batch_nodes_.size(); ++b) {
     BatchNode& bn = batch_nodes_[b];
     bn.outputs.clear();
     bn.cursor = 0;
     // The common case, one stream filling the whole batch, needs no copy.
-    const std::vector<qf_event>& pool = bn.upstream < 0 ? in.events : batch_nodes_[static_cast<size_t>(bn.upstream)].outputs;
+    const std::vector<qf_event>& pool = bn.upstream < 0 ? *events : batch_nodes_[static_cast<size_t>(bn.upstream)].outputs;
     const bool whole = std::all_of(pool.begin(), pool.end(), [&](const qf_event& e) { return e.stream == bn.input_stream; });
     if (!whole) {
       bn.inputs.clear();
@@ -264,6 +307,9 @@ void Stage::run_batch_nodes(const Batch& in) {
     if (inputs.empty() || n.failed) continue;
     NodeRuntime& rt = *n.rt;
     collecting_ = static_cast<int32_t>(b);
+    collect_in_ = inputs.data();
+    collect_count_ = inputs.size();
+    collect_at_ = 0;
     cycle_time_ = inputs.front().time_ns;
     batch_interval_ = inputs.front().kind == QF_KIND_BAR ? inputs.front().u.bar.interval_ns : 0;
     const int32_t rc = timed(rt, [&] { return rt.vt().on_batch(rt.instance.self, &rt.ctx, 0, inputs.data(), static_cast<uint32_t>(inputs.size())); });
@@ -273,30 +319,22 @@ void Stage::run_batch_nodes(const Batch& in) {
   }
 }
 
-// A stage of batch nodes only has no cycle to run: what it passes on is its input, each event
-// followed by the answers to it, in the order a cycle would have produced them.
-void Stage::merge_batch_outputs(const Batch& in, std::vector<qf_event>& out) {
-  const std::vector<qf_event>& ev = in.events;
-  for (size_t i = 0; i < ev.size() && !failed();) {
-    size_t j = i;
-    const uint64_t seq = ev[i].seq;
-    for (; j < ev.size() && ev[j].seq == seq; ++j)
-      if (exported_[ev[j].stream]) out.push_back(ev[j]);
-    for (BatchNode& bn : batch_nodes_) {
-      while (bn.cursor < bn.outputs.size() && bn.outputs[bn.cursor].seq <= seq) {
-        const qf_event& o = bn.outputs[bn.cursor++];
-        if (o.seq != seq) {
-          fail(local_[bn.local], local_[bn.local].rt->describe() + " broke the node contract in on_batch: emitted for seq " +
-                                     std::to_string(o.seq) + ", which is none of its inputs");
-          return;
-        }
-        if (!exported_[o.stream]) continue;
-        out.push_back(o);
-        if (out.back().time_ns == 0) out.back().time_ns = ev[i].time_ns;
-      }
-    }
-    i = j;
+// A stage of batch nodes only has no cycle to run: it passes on the input events read
+// downstream, and each node's answers as a lane of their own, which the stage downstream
+// delivers in the cycle of the input each answers (after the input, node by node).
+void Stage::hand_on_lanes(const Batch& in, Batch& out) {
+  if (!in.has_lanes()) {
+    for (const qf_event& e : in.events)
+      if (exported_[e.stream]) out.events.push_back(e);
+  } else {
+    flat_.clear();
+    in.append_in_cycle_order(flat_);
+    for (const qf_event& e : flat_)
+      if (exported_[e.stream]) out.events.push_back(e);
   }
+  if (out.lanes.size() < batch_nodes_.size()) out.lanes.resize(batch_nodes_.size());
+  for (size_t b = 0; b < batch_nodes_.size(); ++b)
+    if (batch_nodes_[b].exported) out.lanes[b].swap(batch_nodes_[b].outputs);  // swapped buffers keep their capacity
 }
 
 // Delivers what batch nodes answered for the current cycle, as if they emitted it now.
@@ -321,14 +359,16 @@ void Stage::inject_batch_outputs() {
   }
 }
 
-void Stage::run_cycle(const qf_event* events, size_t count) {
+void Stage::begin_cycle(const qf_event& first) {
   ++cycle_;
-  cycle_seq_ = events[0].seq;
-  cycle_time_ = events[0].time_ns;
-  cycle_interval_ = events[0].kind == QF_KIND_BAR ? events[0].u.bar.interval_ns : 0;
+  cycle_seq_ = first.seq;
+  cycle_time_ = first.time_ns;
+  cycle_interval_ = first.kind == QF_KIND_BAR ? first.u.bar.interval_ns : 0;
   if (control_ && control_->flatten_epoch.load(std::memory_order_relaxed) != 0) [[unlikely]]
     flatten();
-  for (size_t i = 0; i < count; ++i) route(&events[i]);
+}
+
+void Stage::end_cycle() {
   if (!batch_nodes_.empty()) inject_batch_outputs();
   drain();
   call_cycle_callbacks();
@@ -384,20 +424,20 @@ void Stage::restore(const std::string& runtime_part) {
   if (!r.at_end()) throw std::runtime_error("stage " + name_ + "'s part of the checkpoint does not match this pipeline");
 }
 
-bool Stage::process(const Batch& in, std::vector<qf_event>& out) {
+bool Stage::process(const Batch& in, Batch& out) {
   if (failed()) return false;
   if (in.number <= last_batch_) {
     error_ = "stage " + name_ + " received batch " + std::to_string(in.number) + " after " + std::to_string(last_batch_);
     return false;
   }
   last_batch_ = in.number;
-  out_ = &out;
+  out_ = &out.events;
   if (!batch_nodes_.empty()) run_batch_nodes(in);
   if (only_batch_nodes_) {
-    merge_batch_outputs(in, out);
-  } else {
-    run_cycles(in);
+    if (!failed()) hand_on_lanes(in, out);
+    return !failed();
   }
+  run_cycles(in);
   for (const BatchNode& bn : batch_nodes_)
     if (bn.cursor != bn.outputs.size() && !failed())
       fail(local_[bn.local], local_[bn.local].rt->describe() +
@@ -406,6 +446,20 @@ bool Stage::process(const Batch& in, std::vector<qf_event>& out) {
 }
 
 void Stage::run_cycles(const Batch& in) {
+  if (in.has_lanes()) {
+    in.for_each_cycle(scratch_, [&](const qf_event* const* first, const qf_event* const* last) {
+      if (failed()) return;
+      bool begun = false;
+      for (; first != last; ++first) {
+        const qf_event* e = *first;
+        if (!relevant_[e->stream]) continue;
+        if (!begun) begin_cycle(*e), begun = true;
+        route(e);
+      }
+      if (begun) end_cycle();
+    });
+    return;
+  }
   const std::vector<qf_event>& ev = in.events;
   for (size_t i = 0; i < ev.size() && !failed();) {
     // Events nobody here subscribes to start no cycle (a sink sees only its own streams).
@@ -413,10 +467,10 @@ void Stage::run_cycles(const Batch& in) {
       ++i;
       continue;
     }
-    size_t j = i + 1;
-    while (j < ev.size() && ev[j].seq == ev[i].seq) ++j;
-    run_cycle(&ev[i], j - i);
-    i = j;
+    begin_cycle(ev[i]);
+    const uint64_t seq = ev[i].seq;
+    for (; i < ev.size() && ev[i].seq == seq; ++i) route(&ev[i]);
+    end_cycle();
   }
 }
 

@@ -14,6 +14,8 @@
 // no on_cycle, no feedback: indicators) are run once per input batch before the cycles, and
 // what they emit is delivered in the cycle of the input event it answers. Every other node sees
 // exactly what it would see if they had run event by event. `vectorize=false` turns this off.
+// A stage of such nodes only runs no cycles: it hands their answers on as lanes of its output
+// batch, as written, and the stage downstream delivers them in the cycle of their input.
 //
 // A stage is used by one thread at a time (TBB serial function node); it holds no locks.
 #pragma once
@@ -50,7 +52,7 @@ class Stage final : public EventRouter {
   // `resumed`: the nodes were restored from a checkpoint; what they emit in start was already
   // delivered before it and is dropped.
   bool start(std::vector<qf_event>& out, bool resumed = false);
-  bool process(const Batch& in, std::vector<qf_event>& out);
+  bool process(const Batch& in, Batch& out);
   bool finish(std::vector<qf_event>& out);
 
   // Facts: every event a node of the stage emits is recorded by `facts` (may be null).
@@ -84,6 +86,7 @@ class Stage final : public EventRouter {
 
   // EventRouter
   void emit(NodeRuntime& node, uint32_t port, const qf_event& ev) override;
+  void emit_many(NodeRuntime& node, const uint32_t* ports, const qf_event* events, uint32_t count) override;
   const qf_event* input(NodeRuntime& node, uint32_t slot) override;
   int64_t now() const override { return cycle_time_; }
 
@@ -152,13 +155,17 @@ class Stage final : public EventRouter {
     std::vector<qf_event> inputs;   // gathered when they are not the whole input batch
     std::vector<qf_event> outputs;  // what it emitted during on_batch, in cycle order
     size_t cursor = 0;              // next output to deliver
+    bool exported = false;          // an output stream of it is read downstream
   };
 
+  bool collecting(const NodeRuntime& node) const;
+  bool collect(NodeRuntime& node, uint32_t port, qf_event& o);
   void run_batch_nodes(const Batch& in);
-  void merge_batch_outputs(const Batch& in, std::vector<qf_event>& out);
+  void hand_on_lanes(const Batch& in, Batch& out);
   void inject_batch_outputs();
   void run_cycles(const Batch& in);
-  void run_cycle(const qf_event* events, size_t count);
+  void begin_cycle(const qf_event& first);
+  void end_cycle();
   void route(const qf_event* e);
   void drain();
   void call_cycle_callbacks();
@@ -181,6 +188,11 @@ class Stage final : public EventRouter {
   std::vector<BatchNode> batch_nodes_;       // topological order
   std::vector<int32_t> batch_node_of_;       // local index → index in batch_nodes_, -1 if none
   int32_t collecting_ = -1;                  // batch node whose on_batch is running
+  const qf_event* collect_in_ = nullptr;     // its inputs, and the one its last answer was for
+  size_t collect_count_ = 0;
+  size_t collect_at_ = 0;
+  Batch::Scratch scratch_;                   // a cycle's events taken from an input batch's lanes
+  std::vector<qf_event> flat_;               // an input batch with lanes, for batch nodes
   bool only_batch_nodes_ = false;            // no cycles to run: inputs and answers are merged
   const Graph& graph_;
   std::vector<Delivery> queue_;

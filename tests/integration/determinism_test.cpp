@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 using namespace qflow::testing;
@@ -135,6 +136,42 @@ TEST_CASE("indicators run a batch at a time or event by event with byte-identica
         CHECK(t == table);
         CHECK(tr == trades);
       }
+    }
+  }
+}
+
+TEST_CASE("the indicator table is byte-identical vectorized or event by event, whatever the batch size") {
+  // indicator_table.yaml: a batch stage of indicators whose answers reach the table sinks as
+  // lanes of its batches, beside resample and the pair statistics in a compute stage. Event by
+  // event (vectorize false) every node runs in cycles; the tables must not differ by a byte.
+  const std::string src = read_file(kSource + "/pipelines/indicator_table.yaml");
+  const std::string dir = fresh_dir("vectorize_table");
+  struct Mode {
+    std::string name, engine;
+  };
+  const Mode modes[] = {{"cycles", "engine:\n  vectorize: false\n"},
+                        {"batch333", "engine:\n  vectorize: true\n  batch_size: 333\n"},
+                        {"batch1", "engine:\n  vectorize: true\n  batch_size: 1\n  facts: false\n"},
+                        {"batch4096", "engine:\n  vectorize: true\n  batch_size: 4096\n"}};
+  std::map<std::string, std::string> first;
+  for (const Mode& m : modes) {
+    INFO(m.name);
+    std::string text = src;
+    text.replace(text.find("\nnodes:"), 7, "\n" + m.engine + "nodes:");
+    for (const std::string data : {"data/binance_spot_btcusdt_1m_2024q4_head10k.csv", "data/binance_spot_ethusdt_1m_2024q4_head10k.csv"})
+      text.replace(text.find(data), data.size(), kSource + "/pipelines/" + data);
+    std::ofstream(dir + "/table_" + m.name + ".yaml") << text;
+    const std::string out = fresh_dir("vectorize_table_" + m.name);
+    const PipelineRun run = run_pipeline_file(dir + "/table_" + m.name + ".yaml", {{"out", out}});
+    INFO(run.errors);
+    REQUIRE(run.status == 0);
+    for (const std::string table : {"indicators.csv", "btc_15m.csv", "pairs.csv"}) {
+      const std::string t = read_file(out + "/" + table);
+      CHECK(std::count(t.begin(), t.end(), '\n') > 600);
+      if (!first.count(table))
+        first[table] = t;
+      else
+        CHECK(t == first[table]);
     }
   }
 }

@@ -63,6 +63,10 @@ void host_emit(qf_context* c, uint32_t port, const qf_event* ev) {
   h->emitted.push_back(Output{port, h->owner->spec().outputs[port].name, copy});
 }
 
+void host_emit_many(qf_context* c, const uint32_t* ports, const qf_event* events, uint32_t count) {
+  for (uint32_t i = 0; i < count; ++i) host_emit(c, ports[i], &events[i]);
+}
+
 const qf_event* host_input(qf_context* c, uint32_t slot) {
   NodeHarness::Impl* h = impl_of(c);
   if (slot >= h->current.size() || h->current_seq[slot] != h->seq) return nullptr;
@@ -174,7 +178,8 @@ NodeHarness::NodeHarness(const std::string& library_path, const std::string& typ
   if (!spec_) throw std::runtime_error("harness: no node type " + type_name + " in " + library_path);
 
   h.api = qf_host_api{sizeof(qf_host_api), QF_ABI_VERSION, &host_emit,   &host_input,        &host_now,
-                      &host_intern,        &host_lookup,   &host_log,    &host_report_error, &host_set_progress};
+                      &host_intern,        &host_lookup,   &host_log,    &host_report_error, &host_set_progress,
+                      &host_emit_many};
 
   // Parameters: declared ones (defaults applied), then any the node describes from them.
   std::map<std::string, std::string> remaining = params;

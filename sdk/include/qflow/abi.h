@@ -68,6 +68,12 @@
  *  8. Warm-up (ABI 1.2): a node spec may say when its first output comes (`warmup`), for
  *     `qflow nodes`; a node emits nothing before then. Specs of 1.0 and 1.1 end before it.
  *
+ *  9. Many events at once (ABI 1.3): `host->emit_many` emits an array of events, each on its
+ *     own port, exactly as that many calls of `emit` in the same order would. A node answering
+ *     a batch (`on_batch`) gathers its answers and hands them over a few hundred at a time
+ *     instead of paying one call per value. A host table that ends before it (or holds NULL
+ *     there, as test harnesses may) has no `emit_many`: call `emit` for each event.
+ *
  *  7. Live reload (ABI 1.1, optional; the host checks `struct_size` before using these
  *     entries). While a pipeline runs, the host may hand a node its parameters again (some
  *     changed, or a script it reads changed on disk) in two steps:
@@ -92,7 +98,7 @@ extern "C" {
 #endif
 
 #define QF_ABI_VERSION_MAJOR 1u
-#define QF_ABI_VERSION_MINOR 2u
+#define QF_ABI_VERSION_MINOR 3u
 #define QF_ABI_VERSION ((QF_ABI_VERSION_MAJOR << 16) | QF_ABI_VERSION_MINOR)
 #define QF_ABI_MAJOR(v) ((uint32_t)(v) >> 16)
 #define QF_ABI_MINOR(v) ((uint32_t)(v)&0xffffu)
@@ -389,6 +395,9 @@ typedef struct qf_host_api {
   void (*report_error)(qf_context* ctx, const char* msg, size_t n);
   /* Sources: fraction of the input consumed, in [0, 1], for progress display. */
   void (*set_progress)(qf_context* ctx, double fraction);
+  /* ---- ABI 1.3 (see 9 above); absent when struct_size ends before it, or NULL ---- */
+  /* Emit events[i] on output port ports[i] for i = 0 .. count-1, as count calls of emit. */
+  void (*emit_many)(qf_context* ctx, const uint32_t* ports, const qf_event* events, uint32_t count);
 } qf_host_api;
 
 typedef struct qf_state_writer {

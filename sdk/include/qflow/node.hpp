@@ -26,6 +26,7 @@
 #include <qflow/spec.hpp>
 #include <qflow/state.hpp>
 
+#include <cstddef>
 #include <cstdio>
 #include <exception>
 #include <optional>
@@ -68,6 +69,14 @@ class Context {
     qf_event ev = make_value(in.symbol, v, in.time_ns);
     ev.seq = in.seq;
     api_->emit(ctx_, port, &ev);
+  }
+  // events[i] on port ports[i], in order: one call to a host that has emit_many (ABI 1.3).
+  void emit_many(const uint32_t* ports, const qf_event* events, uint32_t count) const {
+    if (api_->struct_size >= offsetof(qf_host_api, emit_many) + sizeof api_->emit_many && api_->emit_many) {
+      api_->emit_many(ctx_, ports, events, count);
+      return;
+    }
+    for (uint32_t i = 0; i < count; ++i) api_->emit(ctx_, ports[i], &events[i]);
   }
   std::optional<double> value(uint32_t slot) const {
     const qf_event* ev = input(slot);

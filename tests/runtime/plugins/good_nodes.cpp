@@ -4,6 +4,8 @@
 // parameter type, port flag and the describe() hook in validation tests.
 #include <qflow/sdk.hpp>
 
+#include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <stdexcept>
 #include <string>
@@ -78,10 +80,19 @@ class TestCount {
   }
   explicit TestCount(const NodeConfig& cfg) : path_(cfg.output_dir() + "/" + cfg.id() + ".count") {}
   void start(Context&) { started_ = true; }
-  void on_event(Context&, uint32_t, const qf_event&) { ++events_; }
+  // The trace hashes what arrived, in order: which slot, the time, and the value or close.
+  void on_event(Context&, uint32_t slot, const qf_event& ev) {
+    ++events_;
+    double v = 0;
+    if (ev.kind == QF_KIND_VALUE) v = ev.u.value.value;
+    if (ev.kind == QF_KIND_BAR) v = ev.u.bar.close;
+    uint64_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    trace_ = (trace_ * 1'000'003u) ^ (bits + slot * 7u + static_cast<uint64_t>(ev.time_ns));
+  }
   void stop(Context&) {
     std::ofstream out(path_);
-    out << events_ << " " << started_ << " 1\n";
+    out << events_ << " " << started_ << " 1 " << trace_ << "\n";
     if (!out) throw std::runtime_error("cannot write " + path_);
   }
 
@@ -89,6 +100,7 @@ class TestCount {
   std::string path_;
   int64_t events_ = 0;
   bool started_ = false;
+  uint64_t trace_ = 0;
 };
 
 class TestCreateThrows {
@@ -200,6 +212,51 @@ class TestValue {
   }
 };
 
+// Batched: per bar, the close on `value` and -close on `negated`, answered from on_batch in
+// chunks of three through emit_many (so chunks straddle inputs). `how` breaks the contract from
+// the sixth input of a batch on: `seq` answers a seq that is no input's, `order` answers the
+// sixth input after the seventh.
+class TestBatchAnswers {
+ public:
+  static NodeSpec spec() {
+    return NodeSpec("test.batch_answers", "indicator")
+        .summary("close and -close, a batch at a time")
+        .batched()
+        .param(ParamSpec::choice("how", {"good", "seq", "order"}).default_value("good"))
+        .input("in", Kind::bar, "bars")
+        .output("value", Kind::value, "the close")
+        .output("negated", Kind::value, "minus the close");
+  }
+  explicit TestBatchAnswers(const NodeConfig& cfg) : how_(cfg.params().string("how")) {}
+  void on_event(Context& c, uint32_t, const qf_event& ev) {
+    c.emit_value(0, ev.symbol, ev.u.bar.close);
+    c.emit_value(1, ev.symbol, -ev.u.bar.close);
+  }
+  void on_batch(Context& c, uint32_t, std::span<const qf_event> events) {
+    std::vector<qf_event> answers;
+    std::vector<uint32_t> ports;
+    for (size_t i = 0; i < events.size(); ++i) {
+      const qf_event& ev = events[i];
+      for (uint32_t port : {0u, 1u}) {
+        qf_event a = qflow::make_value(ev.symbol, port == 0 ? ev.u.bar.close : -ev.u.bar.close, ev.time_ns);
+        a.seq = ev.seq;
+        if (i == 5 && how_ == "seq") a.seq = ev.seq + 1'000'000;
+        answers.push_back(a);
+        ports.push_back(port);
+      }
+    }
+    if (how_ == "order" && events.size() > 6) {
+      std::swap(answers[10], answers[12]);
+      std::swap(answers[11], answers[13]);
+    }
+    for (size_t i = 0; i < answers.size(); i += 3)
+      c.emit_many(&ports[i], &answers[i], static_cast<uint32_t>(std::min<size_t>(3, answers.size() - i)));
+  }
+
+ private:
+  std::string how_;
+};
+
 class TestStrategy {
  public:
   static NodeSpec spec() {
@@ -258,6 +315,7 @@ QFLOW_PLUGIN("qflow-test-good", "0.0.1", [](qflow::Registrar& r) {
   r.add<TestAllParams>();
   r.add<TestRequired>();
   r.add<TestValue>();
+  r.add<TestBatchAnswers>();
   r.add<TestStrategy>();
   r.add<TestExecutor>();
   r.add<TestDescribed>();
