@@ -928,6 +928,7 @@ struct Options {
   std::string only;
   bool pipeline = true;
   bool cycles = true;  // also run the pipeline with engine.vectorize false
+  int threads = 0;     // 0: TBB's default, one per core
 };
 
 size_t updates_per_event(Input in) { return in == Input::pair ? 2 : 1; }
@@ -1139,10 +1140,12 @@ struct PipelineRun {
   std::vector<Tally> tallies;
 };
 
-PipelineRun run_indicator_pipeline(const qflow::NodeRegistry& registry, size_t bars, bool vectorize, const std::string& out) {
+PipelineRun run_indicator_pipeline(const qflow::NodeRegistry& registry, size_t bars, bool vectorize, const std::string& out,
+                                   int threads, uint32_t batch) {
   qflow::Diagnostics diags;
   qflow::LoadOptions lo;
-  lo.overrides = {{"bars", std::to_string(bars)}, {"vectorize", vectorize ? "true" : "false"}, {"out", out}};
+  lo.overrides = {{"bars", std::to_string(bars)}, {"vectorize", vectorize ? "true" : "false"}, {"out", out},
+                  {"batch", std::to_string(batch)}};
   const qflow::PipelineDef def = qflow::load_pipeline(kPipeline, lo, diags);
   auto graph = qflow::build_graph(def, registry, diags);
   if (!graph) {
@@ -1152,6 +1155,7 @@ PipelineRun run_indicator_pipeline(const qflow::NodeRegistry& registry, size_t b
   qflow::RunOptions ro;
   ro.store = false;
   ro.reload = false;
+  ro.threads = threads;
   const auto t0 = Clock::now();
   const qflow::RunResult r = qflow::run_pipeline(*graph, ro);
   PipelineRun run;
@@ -1191,6 +1195,7 @@ int main(int argc, char** argv) {
   app.add_option("--only", opt.only, "Only the rows whose node type contains this text");
   app.add_flag("!--no-pipeline", opt.pipeline, "Skip the pipeline measurement");
   app.add_flag("!--no-cycles", opt.cycles, "Run the pipeline with engine.vectorize true only");
+  app.add_option("--threads", opt.threads, "Threads for the pipeline (default: one per core)")->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
   const auto t_start = Clock::now();
@@ -1269,10 +1274,10 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(out);
     PipelineRun on, off;
     for (int r = 0; r < opt.repeat; ++r) {
-      PipelineRun a = run_indicator_pipeline(registry, opt.bars, true, out + "/vectorized");
+      PipelineRun a = run_indicator_pipeline(registry, opt.bars, true, out + "/vectorized", opt.threads, opt.batch);
       if (a.seconds < on.seconds) on = std::move(a);
       if (!opt.cycles) continue;
-      PipelineRun b = run_indicator_pipeline(registry, opt.bars, false, out + "/cycles");
+      PipelineRun b = run_indicator_pipeline(registry, opt.bars, false, out + "/cycles", opt.threads, opt.batch);
       if (b.seconds < off.seconds) off = std::move(b);
     }
     uint64_t values = 0;

@@ -50,11 +50,17 @@ Stage::Stage(std::string name, const Graph& graph, std::vector<NodeRuntime*> nod
     batch_nodes_.push_back(std::move(bn));
   }
   only_batch_nodes_ = !batch_nodes_.empty() && batch_nodes_.size() == nodes_.size();
+  // Answers travel compact when they can only be values and no node of the stage reads them.
   for (BatchNode& bn : batch_nodes_) {
     const NodeRuntime& rt = *nodes_[bn.local];
-    for (uint32_t port = 0; port < rt.type->outputs.size(); ++port)
+    bn.compact = only_batch_nodes_;
+    for (uint32_t port = 0; port < rt.type->outputs.size(); ++port) {
       if (exported_[graph.stream(rt.index, port)]) bn.exported = true;
+      if (rt.type->outputs[port].kinds != QF_KIND_BIT(QF_KIND_VALUE)) bn.compact = false;
+    }
   }
+  for (const BatchNode& bn : batch_nodes_)
+    if (bn.upstream >= 0) batch_nodes_[static_cast<size_t>(bn.upstream)].compact = false;
   relevant_.assign(routes_.size(), 0);
   for (uint32_t l = 0; l < nodes_.size(); ++l) {
     const auto& slots = nodes_[l]->def->slots;
@@ -105,25 +111,34 @@ bool Stage::check_failed(LocalNode& n, int32_t rc, const char* callback) {
   return true;
 }
 
-// During on_batch: the answer `o`, already appended to the node's outputs, is kept for the
-// cycle of the input it names. False (and the node has broken its contract) if it cannot be.
-bool Stage::collect(NodeRuntime& node, uint32_t port, qf_event& o) {
+// During on_batch: the answer `ev` is kept for the cycle of the input it names, with its
+// stream and time. False (and the node has broken its contract) if it cannot be.
+bool Stage::collect(NodeRuntime& node, uint32_t port, const qf_event& ev) {
   const NodeType& t = *node.type;
-  if (port >= t.outputs.size() || o.kind >= QF_KIND_COUNT_ || !(t.outputs[port].kinds & QF_KIND_BIT(o.kind))) [[unlikely]] {
+  if (port >= t.outputs.size() || ev.kind >= QF_KIND_COUNT_ || !(t.outputs[port].kinds & QF_KIND_BIT(ev.kind))) [[unlikely]] {
     node.contract_violation = "emitted on output port " + std::to_string(port) + " an event it does not carry";
     return false;
   }
   // The input it answers: answers come in seq order, so a cursor finds it.
-  while (collect_at_ < collect_count_ && collect_in_[collect_at_].seq < o.seq) ++collect_at_;
-  if (collect_at_ == collect_count_ || collect_in_[collect_at_].seq != o.seq) [[unlikely]] {
-    node.contract_violation = "emitted from on_batch an event for seq " + std::to_string(o.seq) +
+  while (collect_at_ < collect_count_ && collect_in_[collect_at_].seq < ev.seq) ++collect_at_;
+  if (collect_at_ == collect_count_ || collect_in_[collect_at_].seq != ev.seq) [[unlikely]] {
+    node.contract_violation = "emitted from on_batch an event for seq " + std::to_string(ev.seq) +
                               ", which is none of its inputs' or comes after a later one's";
     return false;
   }
-  o.stream = graph_.stream(node.index, port);
-  if (o.time_ns == 0) o.time_ns = collect_in_[collect_at_].time_ns;
+  BatchNode& bn = batch_nodes_[static_cast<size_t>(collecting_)];
+  const uint32_t stream = graph_.stream(node.index, port);
+  const int64_t time = ev.time_ns != 0 ? ev.time_ns : collect_in_[collect_at_].time_ns;
   ++node.events_out;
-  if (facts_) facts_->record(o, node.index, static_cast<uint16_t>(port), o.stream, batch_interval_);
+  if (bn.compact) {
+    bn.answers.push_back(ValueAnswer{ev.seq, time, ev.u.value.value, ev.symbol, stream});
+    if (facts_) facts_->record(bn.answers.back().event(), node.index, static_cast<uint16_t>(port), stream, batch_interval_);
+    return true;
+  }
+  qf_event& o = bn.outputs.emplace_back(ev);
+  o.stream = stream;
+  o.time_ns = time;
+  if (facts_) facts_->record(o, node.index, static_cast<uint16_t>(port), stream, batch_interval_);
   return true;
 }
 
@@ -137,22 +152,40 @@ void Stage::emit_many(NodeRuntime& node, const uint32_t* ports, const qf_event* 
     EventRouter::emit_many(node, ports, events, count);
     return;
   }
-  std::vector<qf_event>& outputs = batch_nodes_[static_cast<size_t>(collecting_)].outputs;
-  const size_t first = outputs.size();
-  outputs.insert(outputs.end(), events, events + count);
-  for (uint32_t i = 0; i < count; ++i)
-    if (!collect(node, ports[i], outputs[first + i])) [[unlikely]] {
-      outputs.resize(first + i);
-      return;
+  BatchNode& bn = batch_nodes_[static_cast<size_t>(collecting_)];
+  if (bn.compact && !facts_) {
+    // The common case, an indicator's values: every port carries values only, so checking the
+    // port checks the kind too.
+    const uint32_t ports_declared = static_cast<uint32_t>(node.type->outputs.size());
+    const uint32_t base = graph_.stream(node.index, 0);
+    const size_t first = bn.answers.size();
+    bn.answers.resize(first + count);
+    ValueAnswer* out = bn.answers.data() + first;
+    for (uint32_t i = 0; i < count; ++i) {
+      const qf_event& ev = events[i];
+      while (collect_at_ < collect_count_ && collect_in_[collect_at_].seq < ev.seq) ++collect_at_;
+      if (ports[i] >= ports_declared || ev.kind != QF_KIND_VALUE || collect_at_ == collect_count_ ||
+          collect_in_[collect_at_].seq != ev.seq) [[unlikely]] {
+        bn.answers.resize(first + i);
+        node.events_out += i;
+        collect(node, ports[i], ev);  // says what is wrong
+        return;
+      }
+      out[i] = ValueAnswer{ev.seq, ev.time_ns != 0 ? ev.time_ns : collect_in_[collect_at_].time_ns, ev.u.value.value,
+                           ev.symbol, base + ports[i]};
     }
+    node.events_out += count;
+    return;
+  }
+  for (uint32_t i = 0; i < count; ++i)
+    if (!collect(node, ports[i], events[i])) [[unlikely]]
+      return;
 }
 
 void Stage::emit(NodeRuntime& node, uint32_t port, const qf_event& ev) {
   const NodeType& t = *node.type;
   if (collecting(node)) {
-    std::vector<qf_event>& outputs = batch_nodes_[static_cast<size_t>(collecting_)].outputs;
-    outputs.push_back(ev);
-    if (!collect(node, port, outputs.back())) outputs.pop_back();
+    collect(node, port, ev);
     return;
   }
   if (port >= t.outputs.size()) {
@@ -293,7 +326,12 @@ void Stage::run_batch_nodes(const Batch& in) {
   for (size_t b = 0; b < batch_nodes_.size(); ++b) {
     BatchNode& bn = batch_nodes_[b];
     bn.outputs.clear();
+    bn.answers.clear();
     bn.cursor = 0;
+    // Buffers handed on come back as whatever the pool's batch held: make room at once rather
+    // than growing (and copying) a dozen times per batch.
+    bn.outputs.reserve(bn.last_outputs);
+    bn.answers.reserve(bn.last_answers);
     // The common case, one stream filling the whole batch, needs no copy.
     const std::vector<qf_event>& pool = bn.upstream < 0 ? *events : batch_nodes_[static_cast<size_t>(bn.upstream)].outputs;
     const bool whole = std::all_of(pool.begin(), pool.end(), [&](const qf_event& e) { return e.stream == bn.input_stream; });
@@ -333,8 +371,17 @@ void Stage::hand_on_lanes(const Batch& in, Batch& out) {
       if (exported_[e.stream]) out.events.push_back(e);
   }
   if (out.lanes.size() < batch_nodes_.size()) out.lanes.resize(batch_nodes_.size());
-  for (size_t b = 0; b < batch_nodes_.size(); ++b)
-    if (batch_nodes_[b].exported) out.lanes[b].swap(batch_nodes_[b].outputs);  // swapped buffers keep their capacity
+  // Swapped buffers keep their capacity for the next batch.
+  for (size_t b = 0; b < batch_nodes_.size(); ++b) {
+    BatchNode& bn = batch_nodes_[b];
+    bn.last_outputs = std::max(bn.last_outputs, bn.outputs.size());
+    bn.last_answers = std::max(bn.last_answers, bn.answers.size());
+    if (!bn.exported) continue;
+    if (bn.compact)
+      out.lanes[b].values.swap(bn.answers);
+    else
+      out.lanes[b].events.swap(bn.outputs);
+  }
 }
 
 // Delivers what batch nodes answered for the current cycle, as if they emitted it now.

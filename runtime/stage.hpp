@@ -156,10 +156,13 @@ class Stage final : public EventRouter {
     std::vector<qf_event> outputs;  // what it emitted during on_batch, in cycle order
     size_t cursor = 0;              // next output to deliver
     bool exported = false;          // an output stream of it is read downstream
+    bool compact = false;           // answers only values, handed on as such: kept in `answers`
+    std::vector<ValueAnswer> answers;
+    size_t last_outputs = 0, last_answers = 0;  // the most it answered to one batch so far
   };
 
   bool collecting(const NodeRuntime& node) const;
-  bool collect(NodeRuntime& node, uint32_t port, qf_event& o);
+  bool collect(NodeRuntime& node, uint32_t port, const qf_event& ev);
   void run_batch_nodes(const Batch& in);
   void hand_on_lanes(const Batch& in, Batch& out);
   void inject_batch_outputs();

@@ -64,9 +64,12 @@ TEST_CASE("runner: batch answers handed on as lanes arrive as they would event b
   REQUIRE(serial.result.status == qflow::RunResult::Status::ok);
   CHECK(counted(serial.out, "both") == std::array<int64_t, 3>{5000, 1, 1});  // c alone is c.value and c.negated
   CHECK(counted(serial.out, "one") == std::array<int64_t, 3>{1000, 1, 1});
-  for (const char* size : {"1", "7", "64", "4096"}) {
-    INFO("batch_size " << size);
-    const auto r = run(std::string("lanes_") + size, nodes, std::string("engine: {vectorize: true, batch_size: ") + size + "}\n");
+  // With facts the host records each answer as it takes it; without, it takes them in bulk.
+  const std::vector<std::string> engines{"batch_size: 1", "batch_size: 7", "batch_size: 64", "batch_size: 4096",
+                                         "batch_size: 7, facts: false", "batch_size: 4096, facts: false"};
+  for (size_t i = 0; i < engines.size(); ++i) {
+    INFO(engines[i]);
+    const auto r = run("lanes_" + std::to_string(i), nodes, "engine: {vectorize: true, " + engines[i] + "}\n");
     INFO(r.result.error);
     REQUIRE(r.result.status == qflow::RunResult::Status::ok);
     CHECK(counted(r.out, "both") == std::array<int64_t, 3>{5000, 1, 1});
@@ -76,18 +79,19 @@ TEST_CASE("runner: batch answers handed on as lanes arrive as they would event b
 }
 
 TEST_CASE("runner: a batch node answering a seq none of its inputs has fails the run clearly") {
-  for (const char* how : {"seq", "order"}) {
-    INFO(how);
-    const auto r = run(std::string("batch_") + how,
-                       "  - {id: bars, type: test.bars, params: {count: 100}}\n"
-                       "  - {id: b, type: test.batch_answers, inputs: bars, params: {how: " + std::string(how) + "}}\n"
-                       "  - {id: sink, type: test.count, inputs: b}\n",
-                       "engine: {batch_size: 16}\n");
-    CHECK(r.result.status == qflow::RunResult::Status::failed);
-    CHECK(r.result.error.find("node 'b' (test.batch_answers) broke the node contract in on_batch: emitted from on_batch an event for seq ") == 0);
-    CHECK(r.result.error.find("which is none of its inputs' or comes after a later one's") != std::string::npos);
-    CHECK(counted(r.out, "sink") == std::array<int64_t, 3>{0, 1, 1});  // the first batch already failed
-  }
+  for (const std::string how : {"seq", "order"})
+    for (const std::string facts : {"true", "false"}) {
+      INFO(how << ", facts " << facts);
+      const auto r = run("batch_" + how + facts,
+                         "  - {id: bars, type: test.bars, params: {count: 100}}\n"
+                         "  - {id: b, type: test.batch_answers, inputs: bars, params: {how: " + how + "}}\n"
+                         "  - {id: sink, type: test.count, inputs: b}\n",
+                         "engine: {batch_size: 16, facts: " + facts + "}\n");
+      CHECK(r.result.status == qflow::RunResult::Status::failed);
+      CHECK(r.result.error.find("node 'b' (test.batch_answers) broke the node contract in on_batch: emitted from on_batch an event for seq ") == 0);
+      CHECK(r.result.error.find("which is none of its inputs' or comes after a later one's") != std::string::npos);
+      CHECK(counted(r.out, "sink") == std::array<int64_t, 3>{0, 1, 1});  // the first batch already failed
+    }
 }
 
 TEST_CASE("runner: bars through a pass-through into a counting sink") {

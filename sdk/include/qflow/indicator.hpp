@@ -68,9 +68,14 @@ class IndicatorNode {
       if (!c.update(ev)) continue;
       for (int k = 0; k < Core::kOutputs; ++k) {
         if (!defined(c, k)) continue;
+        // Field by field into a buffer that holds nothing but value events (zeroed once): a
+        // whole event built and copied would stall on every field.
         qf_event& out = answers_[n];
-        out = make_value(ev.symbol, c.value(k), ev.time_ns);
+        out.kind = QF_KIND_VALUE;
+        out.symbol = ev.symbol;
+        out.time_ns = ev.time_ns;
         out.seq = ev.seq;
+        out.u.value.value = c.value(k);
         ports_[n] = static_cast<uint32_t>(k);
         if (++n == kGather) {
           ctx.emit_many(ports_, answers_, static_cast<uint32_t>(n));
@@ -113,8 +118,8 @@ class IndicatorNode {
     std::unique_ptr<Core> core;
   };
   static constexpr size_t kGather = 256;  // answers per emit_many: 20 KB, stays in L1/L2
-  qf_event answers_[kGather];
-  uint32_t ports_[kGather];
+  qf_event answers_[kGather] = {};
+  uint32_t ports_[kGather] = {};
   static bool defined(const Core& c, int k) {
     if constexpr (HasPerOutputWarmup<Core>)
       return c.has(k);
