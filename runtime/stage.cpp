@@ -269,12 +269,18 @@ const qf_event* Stage::input(NodeRuntime& node, uint32_t slot) {
   return nullptr;
 }
 
-void Stage::route(const qf_event* e) {
+// `now`: the event is one of the cycle's inputs, delivered at once rather than queued. Inputs
+// still reach every node before anything emitted in the cycle does (that is queued), so the
+// order is the same as queueing them, without the queue.
+void Stage::route(const qf_event* e, bool now) {
   if (exported_[e->stream]) out_->push_back(*e);
   for (const Target& t : routes_[e->stream]) {
     LocalNode& n = local_[t.local];
     if (n.has_on_event) {
-      queue_.push_back(Delivery{t.local, t.slot, e});
+      if (now)
+        deliver(n, t.slot, e);
+      else
+        queue_.push_back(Delivery{t.local, t.slot, e});
     } else {
       // Only on_cycle will look, through input(): record it now, in the same order.
       n.current[t.slot] = e;
@@ -283,6 +289,16 @@ void Stage::route(const qf_event* e) {
       ++n.rt->events_in;
     }
   }
+}
+
+void Stage::deliver(LocalNode& n, uint32_t slot, const qf_event* ev) {
+  if (n.failed) return;
+  NodeRuntime& rt = *n.rt;
+  n.current[slot] = ev;
+  n.current_cycle[slot] = cycle_;
+  n.dirty = true;
+  ++rt.events_in;
+  check(n, timed(rt, [&] { return rt.vt().on_event(rt.instance.self, &rt.ctx, slot, ev); }), "on_event");
 }
 
 void Stage::drain() {
@@ -295,11 +311,7 @@ void Stage::drain() {
       if (rt.vt().on_feedback) check(n, timed(rt, [&] { return rt.vt().on_feedback(rt.instance.self, &rt.ctx, d.ev); }), "on_feedback");
       continue;
     }
-    n.current[d.slot] = d.ev;
-    n.current_cycle[d.slot] = cycle_;
-    n.dirty = true;
-    ++rt.events_in;
-    if (rt.vt().on_event) check(n, timed(rt, [&] { return rt.vt().on_event(rt.instance.self, &rt.ctx, d.slot, d.ev); }), "on_event");
+    deliver(n, d.slot, d.ev);
   }
   queue_.clear();
   head_ = 0;
@@ -496,12 +508,12 @@ void Stage::run_cycles(const Batch& in) {
   if (in.has_lanes()) {
     in.for_each_cycle(scratch_, [&](const qf_event* const* first, const qf_event* const* last) {
       if (failed()) return;
-      bool begun = false;
+      bool begun = false, now = true;
       for (; first != last; ++first) {
         const qf_event* e = *first;
         if (!relevant_[e->stream]) continue;
-        if (!begun) begin_cycle(*e), begun = true;
-        route(e);
+        if (!begun) begin_cycle(*e), begun = true, now = queue_.empty();
+        route(e, now);
       }
       if (begun) end_cycle();
     });
@@ -515,8 +527,9 @@ void Stage::run_cycles(const Batch& in) {
       continue;
     }
     begin_cycle(ev[i]);
+    const bool now = queue_.empty();  // else the kill switch's orders go first, queued
     const uint64_t seq = ev[i].seq;
-    for (; i < ev.size() && ev[i].seq == seq; ++i) route(&ev[i]);
+    for (; i < ev.size() && ev[i].seq == seq; ++i) route(&ev[i], now);
     end_cycle();
   }
 }

@@ -169,7 +169,8 @@ class Stage final : public EventRouter {
   void run_cycles(const Batch& in);
   void begin_cycle(const qf_event& first);
   void end_cycle();
-  void route(const qf_event* e);
+  void route(const qf_event* e, bool now = false);
+  void deliver(LocalNode& n, uint32_t slot, const qf_event* ev);
   void drain();
   void call_cycle_callbacks();
   void fail(LocalNode& n, const std::string& message);
