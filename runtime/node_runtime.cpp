@@ -18,7 +18,7 @@ void api_emit_many(qf_context* c, const uint32_t* ports, const qf_event* events,
 
 const qf_event* api_input(qf_context* c, uint32_t slot) { return c->node->router->input(*c->node, slot); }
 
-int64_t api_now(qf_context* c) { return c->node->router ? c->node->router->now() : 0; }
+int64_t api_now(qf_context* c) { return c->node->router ? c->node->router->now(*c->node) : 0; }
 
 uint32_t api_intern(qf_context* c, const char* s, size_t n) { return c->node->services->symbols.intern({s, n}); }
 

@@ -31,7 +31,7 @@ class EventRouter {
     for (uint32_t i = 0; i < count; ++i) emit(node, ports[i], events[i]);
   }
   virtual const qf_event* input(NodeRuntime& node, uint32_t slot) = 0;
-  virtual int64_t now() const = 0;
+  virtual int64_t now(const NodeRuntime& node) = 0;
 };
 
 // Shared by all nodes of one run.

@@ -50,7 +50,7 @@ class SourceGroup final : public EventRouter {
   // EventRouter
   void emit(NodeRuntime& node, uint32_t port, const qf_event& ev) override;
   const qf_event* input(NodeRuntime&, uint32_t) override { return nullptr; }
-  int64_t now() const override { return last_time_; }
+  int64_t now(const NodeRuntime&) override { return last_time_; }
 
  private:
   struct Pending {

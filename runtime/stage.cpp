@@ -5,6 +5,8 @@
 #include <qflow/events.hpp>
 #include <qflow/state.hpp>
 
+#include <oneapi/tbb/parallel_for.h>
+
 #include <algorithm>
 
 namespace qflow {
@@ -113,46 +115,54 @@ bool Stage::check_failed(LocalNode& n, int32_t rc, const char* callback) {
 
 // During on_batch: the answer `ev` is kept for the cycle of the input it names, with its
 // stream and time. False (and the node has broken its contract) if it cannot be.
-bool Stage::collect(NodeRuntime& node, uint32_t port, const qf_event& ev) {
+bool Stage::collect(BatchNode& bn, NodeRuntime& node, uint32_t port, const qf_event& ev) {
   const NodeType& t = *node.type;
   if (port >= t.outputs.size() || ev.kind >= QF_KIND_COUNT_ || !(t.outputs[port].kinds & QF_KIND_BIT(ev.kind))) [[unlikely]] {
     node.contract_violation = "emitted on output port " + std::to_string(port) + " an event it does not carry";
     return false;
   }
   // The input it answers: answers come in seq order, so a cursor finds it.
-  while (collect_at_ < collect_count_ && collect_in_[collect_at_].seq < ev.seq) ++collect_at_;
-  if (collect_at_ == collect_count_ || collect_in_[collect_at_].seq != ev.seq) [[unlikely]] {
+  while (bn.in_at < bn.in_count && bn.in[bn.in_at].seq < ev.seq) ++bn.in_at;
+  if (bn.in_at == bn.in_count || bn.in[bn.in_at].seq != ev.seq) [[unlikely]] {
     node.contract_violation = "emitted from on_batch an event for seq " + std::to_string(ev.seq) +
                               ", which is none of its inputs' or comes after a later one's";
     return false;
   }
-  BatchNode& bn = batch_nodes_[static_cast<size_t>(collecting_)];
   const uint32_t stream = graph_.stream(node.index, port);
-  const int64_t time = ev.time_ns != 0 ? ev.time_ns : collect_in_[collect_at_].time_ns;
+  const int64_t time = ev.time_ns != 0 ? ev.time_ns : bn.in[bn.in_at].time_ns;
   ++node.events_out;
   if (bn.compact) {
     bn.answers.push_back(ValueAnswer{ev.seq, time, ev.u.value.value, ev.symbol, stream});
-    if (facts_) facts_->record(bn.answers.back().event(), node.index, static_cast<uint16_t>(port), stream, batch_interval_);
+    if (facts_) facts_->record(bn.answers.back().event(), node.index, static_cast<uint16_t>(port), stream, bn.interval);
     return true;
   }
   qf_event& o = bn.outputs.emplace_back(ev);
   o.stream = stream;
   o.time_ns = time;
-  if (facts_) facts_->record(o, node.index, static_cast<uint16_t>(port), stream, batch_interval_);
+  if (facts_) facts_->record(o, node.index, static_cast<uint16_t>(port), stream, bn.interval);
   return true;
 }
 
-bool Stage::collecting(const NodeRuntime& node) const {
-  return collecting_ >= 0 &&
-         batch_nodes_[static_cast<size_t>(collecting_)].local == static_cast<uint32_t>(local_of_[node.index]);
+Stage::BatchNode* Stage::collecting(const NodeRuntime& node) {
+  const int32_t local = local_of_[node.index];
+  if (local < 0) return nullptr;
+  const int32_t b = batch_node_of_[static_cast<size_t>(local)];
+  if (b < 0 || !batch_nodes_[static_cast<size_t>(b)].active) return nullptr;
+  return &batch_nodes_[static_cast<size_t>(b)];
+}
+
+int64_t Stage::now(const NodeRuntime& node) {
+  if (const BatchNode* bn = collecting(node)) return bn->time;
+  return cycle_time_;
 }
 
 void Stage::emit_many(NodeRuntime& node, const uint32_t* ports, const qf_event* events, uint32_t count) {
-  if (!collecting(node)) {
+  BatchNode* collector = collecting(node);
+  if (!collector) {
     EventRouter::emit_many(node, ports, events, count);
     return;
   }
-  BatchNode& bn = batch_nodes_[static_cast<size_t>(collecting_)];
+  BatchNode& bn = *collector;
   if (bn.compact && !facts_) {
     // The common case, an indicator's values: every port carries values only, so checking the
     // port checks the kind too.
@@ -163,29 +173,29 @@ void Stage::emit_many(NodeRuntime& node, const uint32_t* ports, const qf_event* 
     ValueAnswer* out = bn.answers.data() + first;
     for (uint32_t i = 0; i < count; ++i) {
       const qf_event& ev = events[i];
-      while (collect_at_ < collect_count_ && collect_in_[collect_at_].seq < ev.seq) ++collect_at_;
-      if (ports[i] >= ports_declared || ev.kind != QF_KIND_VALUE || collect_at_ == collect_count_ ||
-          collect_in_[collect_at_].seq != ev.seq) [[unlikely]] {
+      while (bn.in_at < bn.in_count && bn.in[bn.in_at].seq < ev.seq) ++bn.in_at;
+      if (ports[i] >= ports_declared || ev.kind != QF_KIND_VALUE || bn.in_at == bn.in_count ||
+          bn.in[bn.in_at].seq != ev.seq) [[unlikely]] {
         bn.answers.resize(first + i);
         node.events_out += i;
-        collect(node, ports[i], ev);  // says what is wrong
+        collect(bn, node, ports[i], ev);  // says what is wrong
         return;
       }
-      out[i] = ValueAnswer{ev.seq, ev.time_ns != 0 ? ev.time_ns : collect_in_[collect_at_].time_ns, ev.u.value.value,
+      out[i] = ValueAnswer{ev.seq, ev.time_ns != 0 ? ev.time_ns : bn.in[bn.in_at].time_ns, ev.u.value.value,
                            ev.symbol, base + ports[i]};
     }
     node.events_out += count;
     return;
   }
   for (uint32_t i = 0; i < count; ++i)
-    if (!collect(node, ports[i], events[i])) [[unlikely]]
+    if (!collect(bn, node, ports[i], events[i])) [[unlikely]]
       return;
 }
 
 void Stage::emit(NodeRuntime& node, uint32_t port, const qf_event& ev) {
   const NodeType& t = *node.type;
-  if (collecting(node)) {
-    collect(node, port, ev);
+  if (BatchNode* bn = collecting(node)) {
+    collect(*bn, node, port, ev);
     return;
   }
   if (port >= t.outputs.size()) {
@@ -335,11 +345,12 @@ void Stage::run_batch_nodes(const Batch& in) {
     in.append_in_cycle_order(flat_);
     events = &flat_;
   }
-  for (size_t b = 0; b < batch_nodes_.size(); ++b) {
-    BatchNode& bn = batch_nodes_[b];
+  // One node's batch, on whichever thread runs it: it touches only its own BatchNode and node.
+  auto run = [&](BatchNode& bn) {
     bn.outputs.clear();
     bn.answers.clear();
     bn.cursor = 0;
+    bn.ran = false;
     // Buffers handed on come back as whatever the pool's batch held: make room at once rather
     // than growing (and copying) a dozen times per batch.
     bn.outputs.reserve(bn.last_outputs);
@@ -354,18 +365,37 @@ void Stage::run_batch_nodes(const Batch& in) {
     }
     const std::vector<qf_event>& inputs = whole ? pool : bn.inputs;
     LocalNode& n = local_[bn.local];
-    if (inputs.empty() || n.failed) continue;
+    if (inputs.empty() || n.failed) return;
     NodeRuntime& rt = *n.rt;
-    collecting_ = static_cast<int32_t>(b);
-    collect_in_ = inputs.data();
-    collect_count_ = inputs.size();
-    collect_at_ = 0;
-    cycle_time_ = inputs.front().time_ns;
-    batch_interval_ = inputs.front().kind == QF_KIND_BAR ? inputs.front().u.bar.interval_ns : 0;
-    const int32_t rc = timed(rt, [&] { return rt.vt().on_batch(rt.instance.self, &rt.ctx, 0, inputs.data(), static_cast<uint32_t>(inputs.size())); });
-    collecting_ = -1;
+    bn.in = inputs.data();
+    bn.in_count = inputs.size();
+    bn.in_at = 0;
+    bn.time = inputs.front().time_ns;
+    bn.interval = inputs.front().kind == QF_KIND_BAR ? inputs.front().u.bar.interval_ns : 0;
+    bn.active = true;
+    bn.rc = timed(rt, [&] { return rt.vt().on_batch(rt.instance.self, &rt.ctx, 0, inputs.data(), static_cast<uint32_t>(inputs.size())); });
+    bn.active = false;
+    bn.ran = true;
     rt.events_in += inputs.size();
-    check(n, rc, "on_batch");
+  };
+  // Nodes reading the stage's input do not depend on each other: they run in parallel, unless
+  // facts are recorded (the fact writer is the stage's alone). Those reading another batch node
+  // run after it, in order.
+  size_t independent = 0;
+  for (const BatchNode& bn : batch_nodes_) independent += bn.upstream < 0;
+  if (!facts_ && independent > 1) {
+    oneapi::tbb::parallel_for(size_t{0}, batch_nodes_.size(), [&](size_t b) {
+      if (batch_nodes_[b].upstream < 0) run(batch_nodes_[b]);
+    });
+    for (BatchNode& bn : batch_nodes_)
+      if (bn.upstream >= 0) run(bn);
+  } else {
+    for (BatchNode& bn : batch_nodes_) run(bn);
+  }
+  for (BatchNode& bn : batch_nodes_) {
+    if (!bn.ran) continue;
+    cycle_time_ = bn.time;  // as if they had run one after the other
+    check(local_[bn.local], bn.rc, "on_batch");
   }
 }
 

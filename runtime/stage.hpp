@@ -17,7 +17,9 @@
 // A stage of such nodes only runs no cycles: it hands their answers on as lanes of its output
 // batch, as written, and the stage downstream delivers them in the cycle of their input.
 //
-// A stage is used by one thread at a time (TBB serial function node); it holds no locks.
+// A stage is used by one thread at a time (TBB serial function node); it holds no locks. Its
+// batch nodes reading the stage's input may run their batches in parallel: each touches only
+// its own node and BatchNode (facts, kept by a single-threaded writer, turn this off).
 #pragma once
 
 #include "batch.hpp"
@@ -88,7 +90,7 @@ class Stage final : public EventRouter {
   void emit(NodeRuntime& node, uint32_t port, const qf_event& ev) override;
   void emit_many(NodeRuntime& node, const uint32_t* ports, const qf_event* events, uint32_t count) override;
   const qf_event* input(NodeRuntime& node, uint32_t slot) override;
-  int64_t now() const override { return cycle_time_; }
+  int64_t now(const NodeRuntime& node) override;
 
  private:
   void run_posted_now();
@@ -159,10 +161,17 @@ class Stage final : public EventRouter {
     bool compact = false;           // answers only values, handed on as such: kept in `answers`
     std::vector<ValueAnswer> answers;
     size_t last_outputs = 0, last_answers = 0;  // the most it answered to one batch so far
+    // While its on_batch runs (maybe beside others'): its inputs, the one its last answer was
+    // for, and the time and bar length of the first.
+    const qf_event* in = nullptr;
+    size_t in_count = 0, in_at = 0;
+    int64_t time = 0, interval = 0;
+    bool active = false, ran = false;
+    int32_t rc = 0;
   };
 
-  bool collecting(const NodeRuntime& node) const;
-  bool collect(NodeRuntime& node, uint32_t port, const qf_event& ev);
+  BatchNode* collecting(const NodeRuntime& node);
+  bool collect(BatchNode& bn, NodeRuntime& node, uint32_t port, const qf_event& ev);
   void run_batch_nodes(const Batch& in);
   void hand_on_lanes(const Batch& in, Batch& out);
   void inject_batch_outputs();
@@ -191,10 +200,6 @@ class Stage final : public EventRouter {
   std::vector<uint8_t> relevant_;            // per stream id: exported, routed or feeding a batch node
   std::vector<BatchNode> batch_nodes_;       // topological order
   std::vector<int32_t> batch_node_of_;       // local index → index in batch_nodes_, -1 if none
-  int32_t collecting_ = -1;                  // batch node whose on_batch is running
-  const qf_event* collect_in_ = nullptr;     // its inputs, and the one its last answer was for
-  size_t collect_count_ = 0;
-  size_t collect_at_ = 0;
   Batch::Scratch scratch_;                   // a cycle's events taken from an input batch's lanes
   std::vector<qf_event> flat_;               // an input batch with lanes, for batch nodes
   bool only_batch_nodes_ = false;            // no cycles to run: inputs and answers are merged
@@ -207,7 +212,6 @@ class Stage final : public EventRouter {
   uint64_t cycle_seq_ = 0;
   int64_t cycle_time_ = 0;
   int64_t cycle_interval_ = 0;  // bar length of the cycle's market event, for facts
-  int64_t batch_interval_ = 0;  // the same for the batch an on_batch node is working on
   uint64_t last_batch_ = 0;
   bool discard_ = false;        // resumed start: emissions were delivered before the checkpoint
   store::FactWriter* facts_ = nullptr;
