@@ -133,13 +133,11 @@ bool Stage::collect(BatchNode& bn, NodeRuntime& node, uint32_t port, const qf_ev
   ++node.events_out;
   if (bn.compact) {
     bn.answers.push_back(ValueAnswer{ev.seq, time, ev.u.value.value, ev.symbol, stream});
-    if (facts_) facts_->record(bn.answers.back().event(), node.index, static_cast<uint16_t>(port), stream, bn.interval);
     return true;
   }
   qf_event& o = bn.outputs.emplace_back(ev);
   o.stream = stream;
   o.time_ns = time;
-  if (facts_) facts_->record(o, node.index, static_cast<uint16_t>(port), stream, bn.interval);
   return true;
 }
 
@@ -163,7 +161,7 @@ void Stage::emit_many(NodeRuntime& node, const uint32_t* ports, const qf_event* 
     return;
   }
   BatchNode& bn = *collector;
-  if (bn.compact && !facts_) {
+  if (bn.compact) {
     // The common case, an indicator's values: every port carries values only, so checking the
     // port checks the kind too.
     const uint32_t ports_declared = static_cast<uint32_t>(node.type->outputs.size());
@@ -378,12 +376,11 @@ void Stage::run_batch_nodes(const Batch& in) {
     bn.ran = true;
     rt.events_in += inputs.size();
   };
-  // Nodes reading the stage's input do not depend on each other: they run in parallel, unless
-  // facts are recorded (the fact writer is the stage's alone). Those reading another batch node
-  // run after it, in order.
+  // Nodes reading the stage's input do not depend on each other: they run in parallel. Those
+  // reading another batch node run after it, in order.
   size_t independent = 0;
   for (const BatchNode& bn : batch_nodes_) independent += bn.upstream < 0;
-  if (!facts_ && independent > 1) {
+  if (independent > 1) {
     oneapi::tbb::parallel_for(size_t{0}, batch_nodes_.size(), [&](size_t b) {
       if (batch_nodes_[b].upstream < 0) run(batch_nodes_[b]);
     });
@@ -392,9 +389,17 @@ void Stage::run_batch_nodes(const Batch& in) {
   } else {
     for (BatchNode& bn : batch_nodes_) run(bn);
   }
+  // As if they had run one after the other: facts node by node (the writer is the stage's
+  // alone, so they are recorded here, from the answers), the clock where the last one left it.
   for (BatchNode& bn : batch_nodes_) {
     if (!bn.ran) continue;
-    cycle_time_ = bn.time;  // as if they had run one after the other
+    cycle_time_ = bn.time;
+    if (facts_) {
+      const uint32_t node = local_[bn.local].rt->index, base = graph_.stream(node, 0);
+      for (const ValueAnswer& a : bn.answers)
+        facts_->record(a.event(), node, static_cast<uint16_t>(a.stream - base), a.stream, bn.interval);
+      for (const qf_event& o : bn.outputs) facts_->record(o, node, static_cast<uint16_t>(o.stream - base), o.stream, bn.interval);
+    }
     check(local_[bn.local], bn.rc, "on_batch");
   }
 }

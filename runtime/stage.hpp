@@ -19,7 +19,7 @@
 //
 // A stage is used by one thread at a time (TBB serial function node); it holds no locks. Its
 // batch nodes reading the stage's input may run their batches in parallel: each touches only
-// its own node and BatchNode (facts, kept by a single-threaded writer, turn this off).
+// its own node and BatchNode, and their facts are recorded from their answers afterwards.
 #pragma once
 
 #include "batch.hpp"
