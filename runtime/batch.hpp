@@ -38,6 +38,10 @@ struct ValueAnswer {
   uint32_t symbol;
   uint32_t stream;
 
+  ValueAnswer() {}  // left unset: a vector of them is resized, then filled, without zeroing first
+  ValueAnswer(uint64_t s, int64_t t, double v, uint32_t sym, uint32_t str)
+      : seq(s), time_ns(t), value(v), symbol(sym), stream(str) {}
+
   // Written in place, field by field: an event built on the stack and then copied costs a
   // stalled store-to-load forward per field.
   void write(qf_event& e) const {

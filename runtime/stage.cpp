@@ -122,8 +122,8 @@ bool Stage::collect(BatchNode& bn, NodeRuntime& node, uint32_t port, const qf_ev
     return false;
   }
   // The input it answers: answers come in seq order, so a cursor finds it.
-  while (bn.in_at < bn.in_count && bn.in[bn.in_at].seq < ev.seq) ++bn.in_at;
-  if (bn.in_at == bn.in_count || bn.in[bn.in_at].seq != ev.seq) [[unlikely]] {
+  while (bn.in_at < bn.in_count && bn.in_seq[bn.in_at] < ev.seq) ++bn.in_at;
+  if (bn.in_at == bn.in_count || bn.in_seq[bn.in_at] != ev.seq) [[unlikely]] {
     node.contract_violation = "emitted from on_batch an event for seq " + std::to_string(ev.seq) +
                               ", which is none of its inputs' or comes after a later one's";
     return false;
@@ -132,7 +132,7 @@ bool Stage::collect(BatchNode& bn, NodeRuntime& node, uint32_t port, const qf_ev
   const int64_t time = ev.time_ns != 0 ? ev.time_ns : bn.in[bn.in_at].time_ns;
   ++node.events_out;
   if (bn.compact) {
-    bn.answers.push_back(ValueAnswer{ev.seq, time, ev.u.value.value, ev.symbol, stream});
+    bn.answers.emplace_back(ev.seq, time, ev.u.value.value, ev.symbol, stream);
     return true;
   }
   qf_event& o = bn.outputs.emplace_back(ev);
@@ -171,9 +171,9 @@ void Stage::emit_many(NodeRuntime& node, const uint32_t* ports, const qf_event* 
     ValueAnswer* out = bn.answers.data() + first;
     for (uint32_t i = 0; i < count; ++i) {
       const qf_event& ev = events[i];
-      while (bn.in_at < bn.in_count && bn.in[bn.in_at].seq < ev.seq) ++bn.in_at;
+      while (bn.in_at < bn.in_count && bn.in_seq[bn.in_at] < ev.seq) ++bn.in_at;
       if (ports[i] >= ports_declared || ev.kind != QF_KIND_VALUE || bn.in_at == bn.in_count ||
-          bn.in[bn.in_at].seq != ev.seq) [[unlikely]] {
+          bn.in_seq[bn.in_at] != ev.seq) [[unlikely]] {
         bn.answers.resize(first + i);
         node.events_out += i;
         collect(bn, node, ports[i], ev);  // says what is wrong
@@ -343,6 +343,8 @@ void Stage::run_batch_nodes(const Batch& in) {
     in.append_in_cycle_order(flat_);
     events = &flat_;
   }
+  input_seqs_.clear();
+  for (const qf_event& e : *events) input_seqs_.push_back(e.seq);
   // One node's batch, on whichever thread runs it: it touches only its own BatchNode and node.
   auto run = [&](BatchNode& bn) {
     bn.outputs.clear();
@@ -367,6 +369,14 @@ void Stage::run_batch_nodes(const Batch& in) {
     NodeRuntime& rt = *n.rt;
     bn.in = inputs.data();
     bn.in_count = inputs.size();
+    // Their seqs side by side, for the cursor matching answers to inputs.
+    if (bn.upstream < 0 && whole) {
+      bn.in_seq = input_seqs_.data();
+    } else {
+      bn.seqs.clear();
+      for (const qf_event& e : inputs) bn.seqs.push_back(e.seq);
+      bn.in_seq = bn.seqs.data();
+    }
     bn.in_at = 0;
     bn.time = inputs.front().time_ns;
     bn.interval = inputs.front().kind == QF_KIND_BAR ? inputs.front().u.bar.interval_ns : 0;

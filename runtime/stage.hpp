@@ -164,6 +164,8 @@ class Stage final : public EventRouter {
     // While its on_batch runs (maybe beside others'): its inputs, the one its last answer was
     // for, and the time and bar length of the first.
     const qf_event* in = nullptr;
+    const uint64_t* in_seq = nullptr;  // their seqs: input_seqs_, or `seqs` for a subset
+    std::vector<uint64_t> seqs;
     size_t in_count = 0, in_at = 0;
     int64_t time = 0, interval = 0;
     bool active = false, ran = false;
@@ -202,6 +204,7 @@ class Stage final : public EventRouter {
   std::vector<int32_t> batch_node_of_;       // local index → index in batch_nodes_, -1 if none
   Batch::Scratch scratch_;                   // a cycle's events taken from an input batch's lanes
   std::vector<qf_event> flat_;               // an input batch with lanes, for batch nodes
+  std::vector<uint64_t> input_seqs_;         // the seqs of the batch batch nodes are reading
   bool only_batch_nodes_ = false;            // no cycles to run: inputs and answers are merged
   const Graph& graph_;
   std::vector<Delivery> queue_;

@@ -17,8 +17,10 @@
 //
 // Callbacks — define the ones you need as global functions; all are optional:
 //   on_start()        once, before the first event
-//   on_bar(bar)       for each bar received (once per bar input that got one this cycle),
-//                     when every input of the cycle has arrived
+//   on_bar(bar)       for each bar received, when every input of the cycle has arrived:
+//                     once per bar, bar inputs in pipeline order and each input's bars in
+//                     arrival order. An input may get several bars in one cycle (the legs of
+//                     a transform.align instant, one per symbol): on_bar sees each of them.
 //   on_fill(fill)     a fill of one of your orders; position() already includes it
 //   on_order(update)  a status change of one of your orders
 //   on_stop()         once, at the end of the stream (orders placed here are still delivered)
@@ -41,6 +43,8 @@
 //   value(label)      the number the input labelled `label` received this cycle, or nil (an
 //                     indicator warming up, or nothing this cycle). Values and signals give
 //                     their value, bars their close, ticks their price, quotes their mid.
+//                     An input that got several events this cycle gives the last one's: in
+//                     on_bar, read the bar being handled from `bar`, not from value().
 //                     A node of several value outputs wired by its name alone (inputs: [macd])
 //                     gives one input per output, labelled `macd.macd`, `macd.signal`...;
 //                     value("macd") reads the first.
@@ -195,7 +199,7 @@ class LuaNode {
                    .reloadable()
                    .doc("when a reloaded version fails in a callback: go back to the version it replaced "
                         "(with the state as it is), or fail like any node error"))
-        .input("in", Kinds::any(), "inputs, read by their label with value(label); bars also call on_bar",
+        .input("in", Kinds::any(), "inputs, read by their label with value(label); each bar also calls on_bar",
                QF_PORT_MULTIPLE)
         .output("orders", Kind::order, "orders placed by the script, tagged with its version")
         .output("signals", Kind::signal, "signals emitted by the script");
@@ -222,7 +226,8 @@ class LuaNode {
         throw ScriptError(cfg.params().string("script") + ": two inputs are labelled '" + label +
                           "'; value() could not tell them apart");
       session_->inputs.push_back(InputSlot{label, i, nullptr});
-      if (slot.kinds & QF_KIND_BIT(QF_KIND_BAR)) bar_slots_.push_back(i);
+      is_bar_slot_.push_back((slot.kinds & QF_KIND_BIT(QF_KIND_BAR)) != 0);
+      if (is_bar_slot_.back()) bar_slots_.push_back(i);
     }
     current_ = build(cfg.params(), *session_);
     rollback_ = cfg.params().string("on_reload_error") == "rollback";
@@ -237,7 +242,15 @@ class LuaNode {
     if (sandbox().push_global_function(current_->keys.on_start, "on_start")) sandbox().call(0, "on_start");
   }
 
-  // Regular inputs are read together in on_cycle; only feedback arrives one event at a time.
+  // Bars are only gathered here, in arrival order, and handed to on_bar in on_cycle, once every
+  // input of the cycle has arrived: input() would show only a slot's last bar, and an input
+  // fed by transform.align gets one bar per leg in the same cycle. Values are read through
+  // input() in on_cycle. The buffer keeps its capacity, so the hot path does not allocate.
+  void on_event(Context&, uint32_t slot, const qf_event& ev) {
+    if (ev.kind == QF_KIND_BAR && slot < is_bar_slot_.size() && is_bar_slot_[slot]) arrived_.push_back(ArrivedBar{slot, ev});
+  }
+
+  // Feedback arrives one event at a time, outside cycles.
   void on_feedback(Context& ctx, const qf_event& ev) {
     TradingBook& book = session_->book;
     switch (ev.kind) {
@@ -264,17 +277,21 @@ class LuaNode {
   }
 
   void on_cycle(Context& ctx) {
+    ArrivedScope arrived(arrived_);  // this cycle's bars are gone however the callbacks end
     CallbackScope scope(*session_, ctx);
     ++current_->cycles;
+    // Slot by slot, as when each slot held one bar: with one bar per slot the calls and their
+    // order are what they always were.
     for (uint32_t slot : bar_slots_) {
-      const qf_event* ev = ctx.input(slot);
-      if (!ev || ev->kind != QF_KIND_BAR) continue;
-      session_->book.set_bar_symbol(ctx, ev->symbol);
-      current_->bar->ev = *ev;
-      // The hot path: no allocation, so no protected trampoline is needed around it.
-      if (!sandbox().push_global_function(current_->keys.on_bar, "on_bar")) continue;
-      lua_rawgeti(sandbox().state(), LUA_REGISTRYINDEX, current_->bar_ref);
-      if (!guard(ctx, [&] { sandbox().call(1, "on_bar"); })) break;
+      for (const ArrivedBar& a : arrived_) {
+        if (a.slot != slot) continue;
+        session_->book.set_bar_symbol(ctx, a.ev.symbol);
+        current_->bar->ev = a.ev;
+        // The hot path: no allocation, so no protected trampoline is needed around it.
+        if (!sandbox().push_global_function(current_->keys.on_bar, "on_bar")) continue;
+        lua_rawgeti(sandbox().state(), LUA_REGISTRYINDEX, current_->bar_ref);
+        if (!guard(ctx, [&] { sandbox().call(1, "on_bar"); })) return;
+      }
     }
   }
 
@@ -563,10 +580,29 @@ class LuaNode {
     uint32_t saved_;
   };
 
+  // A bar gathered by on_event for this cycle's on_cycle.
+  struct ArrivedBar {
+    uint32_t slot;
+    qf_event ev;
+  };
+  // Empties the cycle's bars when on_cycle ends, even by an error.
+  class ArrivedScope {
+   public:
+    explicit ArrivedScope(std::vector<ArrivedBar>& bars) : bars_(bars) {}
+    ~ArrivedScope() { bars_.clear(); }
+    ArrivedScope(const ArrivedScope&) = delete;
+    ArrivedScope& operator=(const ArrivedScope&) = delete;
+
+   private:
+    std::vector<ArrivedBar>& bars_;
+  };
+
   // The session outlives every Lua state: finalizers run by lua_close may still call the API.
   std::unique_ptr<ScriptSession> session_;
   const uint64_t seed_;
   std::vector<uint32_t> bar_slots_;  // slots whose producer may send bars
+  std::vector<bool> is_bar_slot_;    // per slot: in bar_slots_
+  std::vector<ArrivedBar> arrived_;  // this cycle's bars so far, in arrival order; capacity kept
   std::unique_ptr<Version> current_;
   std::unique_ptr<Version> previous_;  // the version the current one replaced (for a rollback)
   bool rollback_ = true;
