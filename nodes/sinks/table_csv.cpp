@@ -18,10 +18,19 @@
 // time and symbol the symbol name of the first slot's event that arrived. Numbers are the
 // shortest text that reads back to the same double, so the table can be compared exactly.
 //
+// A slot may receive several events in one cycle (transform.align emits every leg of an
+// instant at once, one per symbol). Such a cycle gives one row per symbol of the events of the
+// slots that got several, in order of arrival, each with the time and symbol of its symbol's
+// first event there. Every event then goes to the row of its symbol, or to the first row when
+// no row has its symbol (a spread computed from both legs); of two events of one symbol on one
+// slot the later stands. Events are gathered in on_event for this, since input() shows only
+// a slot's last one; the buffers keep their capacity from cycle to cycle.
+//
 // The file is created in start(). The checkpointed state is the file's length alone, made
 // durable when saved: a restored node cuts the file back to it and appends from there.
 #include "sinks.hpp"
 
+#include <algorithm>
 #include <vector>
 
 namespace qflow::nodes {
@@ -51,7 +60,10 @@ class TableCsvSink {
         .summary("All inputs side by side, one CSV row per cycle")
         .doc("A row per cycle with time, symbol and, for each input in order, its bar columns "
              "(<label>.open ... <label>.volume) or its value under <label>; empty cells where an input "
-             "got nothing that cycle (warm-up). Numbers print as the shortest round-trip text.")
+             "got nothing that cycle (warm-up). An input that gets several events in one cycle (the legs "
+             "of transform.align) gives one row per symbol of them, in arrival order; the other inputs' "
+             "events go to the row of their symbol, else to the first. Numbers print as the shortest "
+             "round-trip text.")
         .param(file_param("table.csv"))
         .input("in", Kinds::any(), "any series: bars, values, signals, ticks, quotes, positions, accounts",
                QF_PORT_MULTIPLE);
@@ -73,16 +85,37 @@ class TableCsvSink {
 
   void start(Context&) { file_.open(header_); }
 
+  void on_event(Context&, uint32_t slot, const qf_event& ev) { arrived_.push_back(Arrived{slot, ev}); }
+
   void on_cycle(Context& ctx) {
-    const qf_event* first = nullptr;
-    for (uint32_t i = 0; i < layouts_.size() && !first; ++i) first = ctx.input(i);
-    if (!first) return;
+    const CycleScope cycle(arrived_);
+    const size_t slots = layouts_.size();
+    counts_.assign(slots, 0);
+    bool several = false;
+    for (const Arrived& a : arrived_) several |= ++counts_[a.slot] > 1;
+    openers_.clear();
+    if (several) {
+      for (const Arrived& a : arrived_)
+        if (counts_[a.slot] > 1 && row_of(a.ev.symbol) == kNoRow) openers_.push_back(&a.ev);
+    }
+    cells_.assign(std::max<size_t>(openers_.size(), 1) * slots, nullptr);
+    for (const Arrived& a : arrived_) {
+      const size_t r = row_of(a.ev.symbol);
+      cells_[(r == kNoRow ? 0 : r) * slots + a.slot] = &a.ev;
+    }
+    if (!several) {  // one row, named after its first slot's event
+      for (size_t i = 0; i < slots && openers_.empty(); ++i)
+        if (cells_[i]) openers_.push_back(cells_[i]);
+      if (openers_.empty()) return;
+    }
     row_.clear();
-    row_ += format_time(first->time_ns);
-    row_ += ',';
-    append_cell(row_, ctx.lookup(first->symbol));
-    for (uint32_t i = 0; i < layouts_.size(); ++i) append_cells(*layouts_[i], ctx.input(i));
-    row_ += '\n';
+    for (size_t r = 0; r < openers_.size(); ++r) {
+      row_ += format_time(openers_[r]->time_ns);
+      row_ += ',';
+      append_cell(row_, ctx.lookup(openers_[r]->symbol));
+      for (size_t i = 0; i < slots; ++i) append_cells(*layouts_[i], cells_[r * slots + i]);
+      row_ += '\n';
+    }
     file_.write(row_);
   }
 
@@ -139,10 +172,38 @@ class TableCsvSink {
     }
   }
 
+  static constexpr size_t kNoRow = static_cast<size_t>(-1);
+  size_t row_of(uint32_t symbol) const {
+    for (size_t r = 0; r < openers_.size(); ++r)
+      if (openers_[r]->symbol == symbol) return r;
+    return kNoRow;
+  }
+
+  struct Arrived {
+    uint32_t slot;
+    qf_event ev;
+  };
+  // Empties the cycle's events when on_cycle ends, even by an error.
+  class CycleScope {
+   public:
+    explicit CycleScope(std::vector<Arrived>& events) : events_(events) {}
+    ~CycleScope() { events_.clear(); }
+    CycleScope(const CycleScope&) = delete;
+    CycleScope& operator=(const CycleScope&) = delete;
+
+   private:
+    std::vector<Arrived>& events_;
+  };
+
   OutputFile file_;
   std::string header_;
   std::vector<const Layout*> layouts_;  // per slot
-  std::string row_;                     // reused across cycles
+  // Per cycle, reused across cycles:
+  std::string row_;                       // the text of the cycle's rows
+  std::vector<Arrived> arrived_;          // the events, in arrival order
+  std::vector<uint32_t> counts_;          // per slot: how many events it got
+  std::vector<const qf_event*> openers_;  // per row: the event giving its time and symbol
+  std::vector<const qf_event*> cells_;    // per row and slot: the event in its cells, or null
 };
 
 void register_table_csv(Registrar& r) { r.add<TableCsvSink>(); }

@@ -29,8 +29,10 @@
  *     received an event on a regular slot, in topological order, so that when `on_cycle` runs
  *     every input of the node has been delivered for that cycle and `host->input(ctx, slot)`
  *     returns the event each slot got in this cycle (NULL when it got none, e.g. an indicator
- *     still warming up). Events a node emits are queued and delivered after the callback
- *     returns; callbacks are never re-entered.
+ *     still warming up). A slot may receive several events in one cycle (a node emitting
+ *     several symbols at once, e.g. transform.align): input() returns the last, and a node
+ *     that needs each reads them in `on_event`. Events a node emits are queued and delivered
+ *     after the callback returns; callbacks are never re-entered.
  *
  *     Feedback: fills and order updates are delivered back to the node that placed the order
  *     (the host stamps `origin` on every order a node emits) through `on_feedback`, and so are

@@ -123,3 +123,38 @@ TEST_CASE("sink.table_csv: layouts from declared kinds, and what is refused") {
                       Catch::Contains("input 'orders' carries order"));
   }
 }
+
+TEST_CASE("sink.table_csv: several events on one input in a cycle give a row per symbol") {
+  const std::string dir = fresh_dir("table_legs");
+  {
+    NodeHarness h(plugin_path("qflow_sinks"), "sink.table_csv", {},
+                  {{"in", "legs", kBar}, {"in", "spread", kValue}, {"in", "eth_vol", kValue}}, dir);
+    const uint32_t btc = h.intern("BTCUSDT"), eth = h.intern("ETHUSDT"), pair = h.intern("BTCUSDT/ETHUSDT");
+    const int64_t t0 = at("2024-05-01T00:00:00Z"), minute = 60 * qflow::kNanosPerSecond;
+    const auto bar = [&](uint32_t s, int i, double close) {
+      return qflow::make_bar(s, t0 + i * minute, close - 1, close + 2, close - 3, close, 10 + i, minute);
+    };
+    h.start();
+    // Minute 0: the two legs of an instant on `legs`, BTC first. The spread's symbol has no row
+    // of its own: it goes to the first row (BTC); eth_vol is ETH's, so ETH's row, although it
+    // arrived before the ETH bar.
+    h.cycle({{1, qflow::make_value(pair, 0.5, t0)}, {0, bar(btc, 0, 70000)}, {2, qflow::make_value(eth, 7, t0)},
+             {0, bar(eth, 0, 3500)}});
+    // Minute 1: ETH arrives first, so its row comes first; spread goes to that first row.
+    h.cycle({{0, bar(eth, 1, 3501)}, {0, bar(btc, 1, 70001.5)}, {1, qflow::make_value(pair, -0.25, t0 + minute)}});
+    // Minute 2: one event per input again: a single row named after the first input's event,
+    // exactly as before (the ETH value shares the BTC row).
+    h.cycle({{0, bar(btc, 2, 70002)}, {2, qflow::make_value(eth, 8, t0 + 2 * minute)}});
+    // Minute 3: the same symbol twice on one input is one row; the later bar stands.
+    h.cycle({{0, bar(btc, 3, 1)}, {0, bar(btc, 3, 2)}});
+    h.stop();
+  }
+  CHECK(read_text(std::filesystem::path(dir) / "table.csv") ==
+        "time,symbol,legs.open,legs.high,legs.low,legs.close,legs.volume,spread,eth_vol\n"
+        "2024-05-01T00:00:00Z,BTCUSDT,69999,70002,69997,70000,10,0.5,\n"
+        "2024-05-01T00:00:00Z,ETHUSDT,3499,3502,3497,3500,10,,7\n"
+        "2024-05-01T00:01:00Z,ETHUSDT,3500,3503,3498,3501,11,-0.25,\n"
+        "2024-05-01T00:01:00Z,BTCUSDT,70000.5,70003.5,69998.5,70001.5,11,,\n"
+        "2024-05-01T00:02:00Z,BTCUSDT,70001,70004,69999,70002,12,,8\n"
+        "2024-05-01T00:03:00Z,BTCUSDT,1,4,-1,2,13,,\n");
+}
