@@ -8,17 +8,17 @@
 // bands (TA-Lib zeroes any variance below 1e-8; here only a true zero is 0). A NaN or infinite
 // input makes the bands NaN while it is in the window.
 //
-// O(1) per update and exact at any price level: RollingVariance (rolling_variance.hpp) keeps
-// double-double sums of the inputs relative to a recent anchor, rebuilt every n updates
-// (amortised O(1)), so the mean and sigma stay within a few ulps of a two-pass computation even
-// for cent-sized moves of a 70,000 price.
+// O(1) amortised per update and exact at any price level: WindowSums (window_sums.hpp) keeps
+// plain sums of the inputs relative to an anchor inside the window with a bound on their
+// rounding, recounted when the bound nears 1e-12 of the variance, so the mean and sigma stay
+// within 1e-12 of a two-pass computation even for cent-sized moves of a 70,000 price. Each
+// update reads the mean and sigma once (one division, one square root); the three outputs are
+// formed from them.
 #include "indicators.hpp"
-#include "rolling_variance.hpp"
 
 #include <qflow/indicator.hpp>
 
 #include <cmath>
-#include <limits>
 
 namespace qflow::nodes {
 
@@ -52,12 +52,8 @@ class BbandsCore {
   bool update(const qf_event& ev) {
     window_.push(indicator_input(ev, field_));
     if (!window_.full()) return false;
-    if (window_.finite()) {
-      middle_ = window_.mean();
-      sigma_ = std::sqrt(window_.variance());
-    } else {
-      middle_ = sigma_ = std::numeric_limits<double>::quiet_NaN();
-    }
+    middle_ = window_.mean();  // both NaN while a bad input is in the window
+    sigma_ = window_.stddev();
     return true;
   }
   bool ready() const { return window_.full(); }
@@ -79,7 +75,7 @@ class BbandsCore {
   }
 
  private:
-  RollingVariance window_;
+  WindowSums window_;
   double up_, down_;
   int field_;
   double middle_ = 0, sigma_ = 0;  // of the last full window

@@ -1,14 +1,15 @@
 // indicator.log_return — the log return over k inputs, ln(x_t / x_{t-k}).
 //
 // No TA-Lib function (it is ln of TA-Lib's ROCR with period k). The first value is at input
-// index k, when x_{t-k} exists; nothing is emitted before. Computed as log1p((x_t - x_{t-k}) /
-// x_{t-k}): for nearby prices the difference is exact, so a return of a cent on 70,000 keeps
-// full relative precision, where ln of the rounded ratio is good to about 9 digits. O(1) per
-// input: a ring of the last k inputs.
+// index k, when x_{t-k} exists; nothing is emitted before. Computed from the difference
+// x_t - x_{t-k}, exact for nearby prices (log_return_of in indicators.hpp: 2 atanh of
+// (x_t - x_{t-k}) / (x_t + x_{t-k}) by its series for moves under ~0.2%, log1p of the relative
+// change beyond), so a return of a cent on 70,000 keeps full relative precision, where ln of
+// the rounded ratio is good to about 9 digits. O(1) per input: a ring of the last k inputs.
 //
 // Undefined returns: when x_t or x_{t-k} is not a positive finite number the logarithm does not
 // exist and the output is NaN (no substitute value pretends to be a return).
-#include "rolling_moments.hpp"
+#include "indicators.hpp"
 
 #include <qflow/indicator.hpp>
 
@@ -20,7 +21,7 @@ class LogReturnCore {
   static NodeSpec spec() {
     return NodeSpec("indicator.log_return", "indicator")
         .summary("Log return over k inputs, ln(x_t / x_(t-k))")
-        .doc("ln(x_t / x_(t-k)), computed as log1p of the relative change so that tiny moves at high "
+        .doc("ln(x_t / x_(t-k)), computed from the exact price difference so that tiny moves at high "
              "price levels keep full precision. NaN when either price is not a positive finite "
              "number. Bars contribute their `field` column.")
         .warmup("input k (the first with an input k before it), index k counting from 0")

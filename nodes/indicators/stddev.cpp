@@ -7,17 +7,17 @@
 // here only a true zero is 0. A NaN or infinite input makes the output NaN while it is in the
 // window.
 //
-// O(1) per update and exact at any price level: RollingVariance (rolling_variance.hpp) keeps
-// double-double sums of the inputs relative to a recent anchor and rebuilds them every n
-// updates (amortised O(1)), so the result stays within a few ulps of a two-pass computation
-// even for cent-sized moves of a 70,000 price, where sum(x^2) - n*mean^2 keeps no digit.
+// O(1) amortised per update and exact at any price level: WindowSums (window_sums.hpp) keeps
+// plain sums of the inputs relative to an anchor inside the window with a bound on their
+// rounding, and recounts the window when the bound exceeds 1e-12 of the variance (a spike
+// leaving, a drift, accumulated error), so the result stays within 1e-12 of a two-pass
+// computation even for cent-sized moves of a 70,000 price, where sum(x^2) - n*mean^2 keeps no
+// digit.
 #include "indicators.hpp"
-#include "rolling_variance.hpp"
 
 #include <qflow/indicator.hpp>
 
 #include <cmath>
-#include <limits>
 
 namespace qflow::nodes {
 
@@ -28,8 +28,8 @@ class StddevCore {
     return NodeSpec("indicator.stddev", "indicator")
         .summary("Rolling population standard deviation of the last n inputs")
         .doc("TA-Lib STDDEV: sqrt(sum((x - mean)^2)/n) over the last `period` inputs (population, "
-             "divide by n), times `deviations`. Exact at any price level (double-double sums about a "
-             "recent anchor). NaN while a NaN or infinite input is in the window. Bars contribute "
+             "divide by n), times `deviations`. Exact at any price level (anchored sums, recounted "
+             "when their rounding bound nears 1e-12 of the variance). NaN while a NaN or infinite input is in the window. Bars contribute "
              "their `field` column.")
         .warmup("input n, index n-1 counting from 0 (4 for n = 5)")
         .param(ParamSpec::integer("period").default_value("5").min(2).max(100'000).doc("window length n"))
@@ -49,16 +49,13 @@ class StddevCore {
     return window_.full();
   }
   bool ready() const { return window_.full(); }
-  double value(int) const {
-    if (!window_.finite()) return std::numeric_limits<double>::quiet_NaN();
-    return k_ * std::sqrt(window_.variance());
-  }
+  double value(int) const { return k_ * window_.stddev(); }  // NaN while a bad input is in the window
 
   void save(StateWriter& w) const { window_.save(w); }
   void restore(StateReader& r) { window_.restore(r); }
 
  private:
-  RollingVariance window_;
+  WindowSums window_;
   double k_;
   int field_;
 };

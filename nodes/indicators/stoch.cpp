@@ -5,10 +5,12 @@
 // last `fastk_period` bars (the current one included), 0 when HH = LL; slow %K = the SMA of the
 // last `slowk_period` fast %K; slow %D = the SMA of the last `slowd_period` slow %K. Both outputs
 // start together at bar (fastk-1) + (slowk-1) + (slowd-1), 17 for the defaults, as in TA-Lib.
-// HH and LL come from monotonic deques (RollingMax / RollingMin), the two averages from ring
-// windows with Neumaier-compensated running sums: O(1) amortised per bar, and the sums of
-// numbers in 0..100 stay within a few ulps of a fresh sum. A bar with a non-finite high, low or
-// close is skipped: it changes nothing and emits nothing.
+// HH and LL come from RollingMax / RollingMin (a rescanned ring up to 32 bars, a monotonic deque
+// beyond: amortised O(1) per bar). The two averages: windows of up to kSumUpTo values (the
+// defaults: 3) are summed afresh each bar, oldest first, as the textbook SMA is; longer ones
+// keep a Neumaier-compensated running sum, O(1) per bar, within a few ulps of a fresh sum of
+// numbers in 0..100. A bar with a non-finite high, low or close is skipped: it changes nothing
+// and emits nothing.
 #include "indicators.hpp"
 
 #include <qflow/indicator.hpp>
@@ -48,9 +50,9 @@ class StochCore {
     const double hh = high_.value(), ll = low_.value();
     const double fastk = hh != ll ? 100.0 * (b.close - ll) / (hh - ll) : 0.0;
     if (!slide(fastk_, fastk_sum_, fastk)) return false;
-    slowk_value_ = fastk_sum_.value() / static_cast<double>(fastk_.capacity());
+    slowk_value_ = sum_of(fastk_, fastk_sum_) / static_cast<double>(fastk_.capacity());
     if (!slide(slowk_, slowk_sum_, slowk_value_)) return false;
-    slowd_value_ = slowk_sum_.value() / static_cast<double>(slowk_.capacity());
+    slowd_value_ = sum_of(slowk_, slowk_sum_) / static_cast<double>(slowk_.capacity());
     return true;
   }
   bool ready() const { return slowk_.full(); }
@@ -78,10 +80,17 @@ class StochCore {
   }
 
  private:
-  // Moves x into the window and its running sum; true once the window is full. A non-finite
-  // %K (a range beyond the largest double) would stay in a running sum for good: while the sum
-  // is not finite it is taken afresh from the window, so it recovers once the value has left.
+  static constexpr size_t kSumUpTo = 8;  // windows summed afresh each bar
+
+  // Moves x into the window and, for a long one, its running sum; true once the window is
+  // full. A non-finite %K (a range beyond the largest double) would stay in a running sum for
+  // good: while the sum is not finite it is taken afresh from the window, so it recovers once
+  // the value has left.
   static bool slide(RingWindow& window, CompensatedSum& sum, double x) {
+    if (window.capacity() <= kSumUpTo) {
+      window.push(x);
+      return window.full();
+    }
     if (window.full()) sum.add(-window.front());
     window.push(x);
     sum.add(x);
@@ -90,6 +99,12 @@ class StochCore {
       for (size_t i = 0; i < window.size(); ++i) sum.add(window[i]);
     }
     return window.full();
+  }
+  static double sum_of(const RingWindow& window, const CompensatedSum& sum) {
+    if (window.capacity() > kSumUpTo) return sum.value();
+    double s = 0;
+    for (size_t i = 0; i < window.size(); ++i) s += window[i];
+    return s;
   }
 
   RollingMax high_;

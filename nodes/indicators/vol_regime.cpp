@@ -8,11 +8,11 @@
 // so a value above all others is 1, below all 0, and a flat history gives 0.5). The regime is
 // -1 (low) when percentile < `low`, 1 (high) when > `high`, 0 (normal) otherwise. No TA-Lib
 // function; all outputs start when the lookback is full: bar period + lookback - 1 (519 for
-// 20/500). Amortised O(log L) per bar: the volatility in O(1) (rolling_moments.hpp) and the
+// 20/500). Amortised O(log L) per bar: the volatility in O(1) (window_sums.hpp) and the
 // ranks from an order-statistics tree (a treap with subtree sizes) of the lookback's values.
 // A NaN volatility (an undefined return in its window) is kept out of the tree: its bar's
 // outputs are NaN and it counts in neither the ranks nor L.
-#include "rolling_moments.hpp"
+#include "indicators.hpp"
 
 #include <qflow/indicator.hpp>
 

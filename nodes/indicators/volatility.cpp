@@ -4,13 +4,14 @@
 // r_t = ln(x_t / x_{t-1}); vol_t = popstd(r_{t-n+1} .. r_t) * sqrt(n). The standard deviation is
 // the population one (divide by n), as TA-Lib's STDDEV. No TA-Lib function; the first value is
 // at input index n, when n returns exist. O(1) per input (amortised) and numerically stable:
-// the window's sums of returns and squared returns are double-double, relative to a recent
-// return, and recomputed from the window once per n inputs (rolling_moments.hpp); returns are
-// log1p of the relative change, accurate to an ulp even for cent moves at BTC price levels.
+// the window's sums of returns and squared returns, relative to a return of the window, carry a
+// bound on their rounding and are recounted from the window when it nears 1e-12 of the variance
+// (window_sums.hpp); returns come from the exact price difference (log_return_of), accurate to
+// a few ulps even for cent moves at BTC price levels.
 //
 // A non-positive or non-finite price makes the returns touching it undefined: the output is NaN
 // while such a return is in the window, and exact again once it has left. A flat window is 0.
-#include "rolling_moments.hpp"
+#include "indicators.hpp"
 
 #include <qflow/indicator.hpp>
 

@@ -3,11 +3,12 @@
 // z_t = (x_t - SMA_n) / popstd_n over the last n inputs including x_t; the standard deviation is
 // the population one (divide by n, as TA-Lib's STDDEV), and z is 0 when it is 0 (a flat window).
 // No TA-Lib function; the first value is at input index n-1, like SMA and STDDEV. O(1) per
-// input (amortised) and numerically stable: the window's sums of x - K and (x - K)^2, K a recent
-// price, are double-double and recomputed from the window once per n inputs, and the deviation
-// is (x - K) - mean(x - K), so nothing carries the rounding of 70,000 (rolling_moments.hpp).
-// A non-finite input makes the output NaN while it is in the window.
-#include "rolling_moments.hpp"
+// input (amortised) and numerically stable: the window's sums of x - K and (x - K)^2, K a price
+// of the window, carry a bound on their rounding and are recounted from the window when it nears
+// 1e-12 of the variance (window_sums.hpp); the deviation is (x - K) - mean(x - K), so nothing
+// carries the rounding of 70,000. A flat window has a variance of exactly 0. A non-finite
+// input makes the output NaN while it is in the window.
+#include "indicators.hpp"
 
 #include <qflow/indicator.hpp>
 
@@ -39,8 +40,7 @@ class ZScoreCore {
   }
   bool ready() const { return window_.full(); }
   double value(int) const {
-    if (window_.constant()) return 0.0;
-    const double sd = window_.stddev();
+    const double sd = window_.stddev();  // NaN while a bad input is in the window
     return sd > 0 || std::isnan(sd) ? window_.deviation(last_) / sd : 0.0;
   }
 
@@ -54,7 +54,7 @@ class ZScoreCore {
   }
 
  private:
-  WindowMoments window_;
+  WindowSums window_;
   int field_;
   double last_ = 0;  // the newest input
 };

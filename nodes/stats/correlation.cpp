@@ -3,12 +3,13 @@
 // Over the last n pairs (y_i, x_i), paired by event time (see stats.hpp):
 //   r = Sxy / sqrt(Sxx Syy), with S the sums of centred products (the population and sample
 //   normalisations cancel), and r = 0 when either leg does not move over the window.
-// The first value comes with the n-th pair. O(1) per pair: add/remove updates of anchored
-// co-moment sums kept in double-double (moments.hpp, which says why not Welford's updates), so
-// each window's result is that of an exact two-pass computation, even at BTC price levels with
-// cent moves right after a violent minute.
-#include "moments.hpp"
+// The first value comes with the n-th pair. O(1) amortised per pair: add/remove updates of
+// anchored co-moment sums with a bound on their rounding, recounted from the window when the
+// bound nears 1e-12 of the co-moments (window_sums.hpp, which says why not Welford's updates),
+// so each window's result is within 1e-12 of an exact two-pass computation, even at BTC price
+// levels with cent moves right after a violent minute.
 #include "stats.hpp"
+#include "window_sums.hpp"
 
 #include <algorithm>
 
@@ -53,7 +54,7 @@ class CorrelationCore {
   }
 
  private:
-  RollingComoments window_;
+  PairWindowSums window_;
   double r_ = 0;
 };
 

@@ -11,11 +11,11 @@
 //   lambda >= 0 (no pull back to the mean, also a constant series) or lambda <= -2
 //   (explosive oscillation): half_life = 0, mean_reverting = 0.
 // So a strategy tests `mean_reverting == 1` before reading the half-life.
-// Warm-up: the window-th value. O(1) per value: rolling co-moments of (s_{t-1}, ds_t) in
-// double-double (moments.hpp).
-#include "moments.hpp"
+// Warm-up: the window-th value. O(1) amortised per value: exact rolling co-moments of
+// (s_{t-1}, ds_t) (window_sums.hpp).
 #include "ols.hpp"
 #include "stats.hpp"
+#include "window_sums.hpp"
 
 #include <array>
 #include <cmath>
@@ -71,7 +71,7 @@ class HalfLifeCore {
   }
 
  private:
-  RollingComoments fit_;  // (s_{t-1}, ds_t)
+  PairWindowSums fit_;  // (s_{t-1}, ds_t)
   bool has_prev_ = false;
   double prev_ = 0;
   std::array<double, kOutputs> out_{};

@@ -4,12 +4,13 @@
 // `log: true`, on their natural logarithms (a pair with a non-positive price is then ignored):
 //   beta = Sxy / Sxx, alpha = mean(y) - beta mean(x), residual = y_t - alpha - beta x_t for the
 //   pair just completed; with x constant over the window beta = 0 and alpha = mean(y).
-// The first values come with the n-th pair. O(1) per pair: rolling co-moments with add/remove
-// updates of double-double sums (moments.hpp); the residual is formed from deviations from the
-// means, so BTC-level prices do not cancel.
-#include "moments.hpp"
+// The first values come with the n-th pair. O(1) amortised per pair: rolling co-moments with
+// add/remove updates of anchored sums, recounted when their rounding bound nears 1e-12
+// (window_sums.hpp); the residual is formed from deviations from the means, so BTC-level
+// prices do not cancel.
 #include "ols.hpp"
 #include "stats.hpp"
+#include "window_sums.hpp"
 
 #include <array>
 #include <cmath>
@@ -64,7 +65,7 @@ class OlsCore {
   }
 
  private:
-  RollingComoments window_;  // (x, y) pairs, logged when log_
+  PairWindowSums window_;  // (x, y) pairs, logged when log_
   bool log_;
   std::array<double, 3> out_{};
 };

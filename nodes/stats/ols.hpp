@@ -4,8 +4,6 @@
 // square as with normal equations).
 #pragma once
 
-#include "moments.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -14,12 +12,14 @@
 namespace qflow::nodes::stats {
 
 // y = alpha + beta x over the window: beta = Sxy / Sxx, alpha = mean y - beta mean x. A window
-// where x does not move has no slope: beta 0 and alpha = mean y (the best constant fit).
+// where x does not move has no slope: beta 0 and alpha = mean y (the best constant fit). Read
+// from a window's co-moments (PairWindowSums: mean_x, mean_y, sxx, sxy).
 struct SimpleOls {
   double beta = 0, alpha = 0;
   double mean_x = 0, mean_y = 0;
 
-  explicit SimpleOls(const RollingComoments& m) : mean_x(m.mean_x()), mean_y(m.mean_y()) {
+  template <class Comoments>
+  explicit SimpleOls(const Comoments& m) : mean_x(m.mean_x()), mean_y(m.mean_y()) {
     const double sxx = m.sxx();
     beta = sxx > 0 ? m.sxy() / sxx : 0.0;
     alpha = mean_y - beta * mean_x;

@@ -9,11 +9,12 @@
 // Each spread keeps the beta of its own pair (the spreads of the z window are not recomputed
 // with today's beta), as a strategy trading the spread would have seen them.
 // Warm-up: spread from the hedge_window-th pair (the first pair with a fixed beta), z-score
-// `window` - 1 pairs later. O(1) per pair: rolling double-double moment sums (moments.hpp) for
-// both the regression and the z window.
-#include "moments.hpp"
+// `window` - 1 pairs later. O(1) amortised per pair: exact rolling window sums
+// (window_sums.hpp) for both the regression and the z window; the z-score's deviation is taken
+// about the window's anchor, so spreads of BTC-level prices do not cancel.
 #include "ols.hpp"
 #include "stats.hpp"
+#include "window_sums.hpp"
 
 #include <cmath>
 
@@ -65,8 +66,8 @@ class SpreadCore {
     spread_ = y - beta * x;
     z_.push(spread_);
     if (z_.full()) {
-      const double var = z_.sxx() / static_cast<double>(z_.size());
-      z_score_ = var > 0 ? (spread_ - z_.mean()) / std::sqrt(var) : 0.0;
+      const double sd = z_.stddev();
+      z_score_ = sd > 0 ? z_.deviation(spread_) / sd : 0.0;
     }
     return true;
   }
@@ -88,8 +89,8 @@ class SpreadCore {
  private:
   bool fixed_;
   double beta_;               // when fixed_
-  RollingComoments hedge_;    // (x, y) pairs of the rolling OLS, unused when fixed_
-  RollingMoments z_;          // the last spreads
+  PairWindowSums hedge_;      // (x, y) pairs of the rolling OLS, unused when fixed_
+  WindowSums z_;              // the last spreads
   bool log_;
   double spread_ = 0, z_score_ = 0;
 };
