@@ -168,6 +168,14 @@ void host_emit(qf_context* c, uint32_t port, const qf_event* ev) {
 void host_emit_many(qf_context* c, const uint32_t* ports, const qf_event* events, uint32_t count) {
   for (uint32_t i = 0; i < count; ++i) host_emit(c, ports[i], &events[i]);
 }
+void host_emit_values(qf_context* c, const qf_value_answer* answers, uint32_t count) {
+  FakeHost* h = host_of(c);
+  h->emitted += count;
+  for (uint32_t i = 0; i < count; ++i) {
+    h->checksum += answers[i].value;
+    if (h->record) (*h->record)[answers[i].port].emplace_back(answers[i].seq ? answers[i].seq : h->current->seq, answers[i].value);
+  }
+}
 const qf_event* host_input(qf_context* c, uint32_t) { return host_of(c)->current; }
 int64_t host_now(qf_context* c) { return host_of(c)->current ? host_of(c)->current->time_ns : 0; }
 uint32_t host_intern(qf_context* c, const char* s, size_t n) {
@@ -188,7 +196,8 @@ void host_set_progress(qf_context*, double) {}
 
 const qf_host_api kHostApi{sizeof(qf_host_api), QF_ABI_VERSION, &host_emit,         &host_input,
                            &host_now,           &host_intern,   &host_lookup,       &host_log,
-                           &host_report_error,  &host_set_progress, &host_emit_many};
+                           &host_report_error,  &host_set_progress, &host_emit_many,
+                           &host_emit_values};
 
 // One node instance made from its type and textual parameters (defaults applied), as the
 // runtime makes it from YAML, with one input slot.

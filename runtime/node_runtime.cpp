@@ -16,6 +16,10 @@ void api_emit_many(qf_context* c, const uint32_t* ports, const qf_event* events,
   c->node->router->emit_many(*c->node, ports, events, count);
 }
 
+void api_emit_values(qf_context* c, const qf_value_answer* answers, uint32_t count) {
+  c->node->router->emit_values(*c->node, answers, count);
+}
+
 const qf_event* api_input(qf_context* c, uint32_t slot) { return c->node->router->input(*c->node, slot); }
 
 int64_t api_now(qf_context* c) { return c->node->router ? c->node->router->now(*c->node) : 0; }
@@ -38,7 +42,7 @@ void api_set_progress(qf_context* c, double fraction) { c->node->progress.store(
 
 const qf_host_api kApi = {sizeof(qf_host_api), QF_ABI_VERSION, &api_emit, &api_input, &api_now,
                           &api_intern,         &api_lookup,    &api_log,  &api_report_error, &api_set_progress,
-                          &api_emit_many};
+                          &api_emit_many,      &api_emit_values};
 
 std::shared_ptr<spdlog::logger> node_logger(const std::string& id) {
   const std::string name = "node." + id;

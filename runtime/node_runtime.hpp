@@ -30,6 +30,18 @@ class EventRouter {
   virtual void emit_many(NodeRuntime& node, const uint32_t* ports, const qf_event* events, uint32_t count) {
     for (uint32_t i = 0; i < count; ++i) emit(node, ports[i], events[i]);
   }
+  virtual void emit_values(NodeRuntime& node, const qf_value_answer* answers, uint32_t count) {
+    for (uint32_t i = 0; i < count; ++i) emit(node, answers[i].port, value_event(answers[i]));
+  }
+  static qf_event value_event(const qf_value_answer& a) {
+    qf_event e{};
+    e.kind = QF_KIND_VALUE;
+    e.symbol = a.symbol;
+    e.time_ns = a.time_ns;
+    e.seq = a.seq;
+    e.u.value.value = a.value;
+    return e;
+  }
   virtual const qf_event* input(NodeRuntime& node, uint32_t slot) = 0;
   virtual int64_t now(const NodeRuntime& node) = 0;
 };

@@ -155,39 +155,42 @@ int64_t Stage::now(const NodeRuntime& node) {
 }
 
 void Stage::emit_many(NodeRuntime& node, const uint32_t* ports, const qf_event* events, uint32_t count) {
-  BatchNode* collector = collecting(node);
-  if (!collector) {
+  BatchNode* bn = collecting(node);
+  if (!bn) {
     EventRouter::emit_many(node, ports, events, count);
     return;
   }
-  BatchNode& bn = *collector;
-  if (bn.compact) {
-    // The common case, an indicator's values: every port carries values only, so checking the
-    // port checks the kind too.
-    const uint32_t ports_declared = static_cast<uint32_t>(node.type->outputs.size());
-    const uint32_t base = graph_.stream(node.index, 0);
-    const size_t first = bn.answers.size();
-    bn.answers.resize(first + count);
-    ValueAnswer* out = bn.answers.data() + first;
-    for (uint32_t i = 0; i < count; ++i) {
-      const qf_event& ev = events[i];
-      while (bn.in_at < bn.in_count && bn.in_seq[bn.in_at] < ev.seq) ++bn.in_at;
-      if (ports[i] >= ports_declared || ev.kind != QF_KIND_VALUE || bn.in_at == bn.in_count ||
-          bn.in_seq[bn.in_at] != ev.seq) [[unlikely]] {
-        bn.answers.resize(first + i);
-        node.events_out += i;
-        collect(bn, node, ports[i], ev);  // says what is wrong
-        return;
-      }
-      out[i] = ValueAnswer{ev.seq, ev.time_ns != 0 ? ev.time_ns : bn.in[bn.in_at].time_ns, ev.u.value.value,
-                           ev.symbol, base + ports[i]};
-    }
-    node.events_out += count;
+  for (uint32_t i = 0; i < count; ++i)
+    if (!collect(*bn, node, ports[i], events[i])) [[unlikely]]
+      return;
+}
+
+void Stage::emit_values(NodeRuntime& node, const qf_value_answer* answers, uint32_t count) {
+  BatchNode* collector = collecting(node);
+  if (!collector || !collector->compact) {
+    EventRouter::emit_values(node, answers, count);  // through emit: one event at a time
     return;
   }
-  for (uint32_t i = 0; i < count; ++i)
-    if (!collect(bn, node, ports[i], events[i])) [[unlikely]]
+  // An indicator's answers to its batch, kept as they will travel: every port of the node
+  // carries values only, so a declared port is all there is to check besides the seq.
+  BatchNode& bn = *collector;
+  const uint32_t ports_declared = static_cast<uint32_t>(node.type->outputs.size());
+  const uint32_t base = graph_.stream(node.index, 0);
+  const size_t first = bn.answers.size();
+  bn.answers.resize(first + count);
+  ValueAnswer* out = bn.answers.data() + first;
+  for (uint32_t i = 0; i < count; ++i) {
+    const qf_value_answer& a = answers[i];
+    while (bn.in_at < bn.in_count && bn.in_seq[bn.in_at] < a.seq) ++bn.in_at;
+    if (a.port >= ports_declared || bn.in_at == bn.in_count || bn.in_seq[bn.in_at] != a.seq) [[unlikely]] {
+      bn.answers.resize(first + i);
+      node.events_out += i;
+      collect(bn, node, a.port, value_event(a));  // says what is wrong
       return;
+    }
+    out[i] = ValueAnswer(a.seq, a.time_ns != 0 ? a.time_ns : bn.in[bn.in_at].time_ns, a.value, a.symbol, base + a.port);
+  }
+  node.events_out += count;
 }
 
 void Stage::emit(NodeRuntime& node, uint32_t port, const qf_event& ev) {

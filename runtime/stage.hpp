@@ -89,6 +89,7 @@ class Stage final : public EventRouter {
   // EventRouter
   void emit(NodeRuntime& node, uint32_t port, const qf_event& ev) override;
   void emit_many(NodeRuntime& node, const uint32_t* ports, const qf_event* events, uint32_t count) override;
+  void emit_values(NodeRuntime& node, const qf_value_answer* answers, uint32_t count) override;
   const qf_event* input(NodeRuntime& node, uint32_t slot) override;
   int64_t now(const NodeRuntime& node) override;
 

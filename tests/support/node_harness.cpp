@@ -67,6 +67,14 @@ void host_emit_many(qf_context* c, const uint32_t* ports, const qf_event* events
   for (uint32_t i = 0; i < count; ++i) host_emit(c, ports[i], &events[i]);
 }
 
+void host_emit_values(qf_context* c, const qf_value_answer* answers, uint32_t count) {
+  for (uint32_t i = 0; i < count; ++i) {
+    qf_event ev = qflow::make_value(answers[i].symbol, answers[i].value, answers[i].time_ns);
+    ev.seq = answers[i].seq;
+    host_emit(c, answers[i].port, &ev);
+  }
+}
+
 const qf_event* host_input(qf_context* c, uint32_t slot) {
   NodeHarness::Impl* h = impl_of(c);
   if (slot >= h->current.size() || h->current_seq[slot] != h->seq) return nullptr;
@@ -179,7 +187,7 @@ NodeHarness::NodeHarness(const std::string& library_path, const std::string& typ
 
   h.api = qf_host_api{sizeof(qf_host_api), QF_ABI_VERSION, &host_emit,   &host_input,        &host_now,
                       &host_intern,        &host_lookup,   &host_log,    &host_report_error, &host_set_progress,
-                      &host_emit_many};
+                      &host_emit_many,     &host_emit_values};
 
   // Parameters: declared ones (defaults applied), then any the node describes from them.
   std::map<std::string, std::string> remaining = params;

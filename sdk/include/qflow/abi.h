@@ -71,10 +71,11 @@
  *     `qflow nodes`; a node emits nothing before then. Specs of 1.0 and 1.1 end before it.
  *
  *  9. Many events at once (ABI 1.3): `host->emit_many` emits an array of events, each on its
- *     own port, exactly as that many calls of `emit` in the same order would. A node answering
- *     a batch (`on_batch`) gathers its answers and hands them over a few hundred at a time
- *     instead of paying one call per value. A host table that ends before it (or holds NULL
- *     there, as test harnesses may) has no `emit_many`: call `emit` for each event.
+ *     own port, and `host->emit_values` an array of values (qf_value_answer, 32 bytes each),
+ *     exactly as that many calls of `emit` in the same order would. A node answering a batch
+ *     (`on_batch`) gathers its answers and hands them over a few hundred at a time instead of
+ *     paying one call per value. A host table that ends before them (or holds NULL there, as
+ *     test harnesses may) has neither: call `emit` for each event.
  *
  *  7. Live reload (ABI 1.1, optional; the host checks `struct_size` before using these
  *     entries). While a pipeline runs, the host may hand a node its parameters again (some
@@ -379,6 +380,16 @@ typedef struct qf_context qf_context; /* opaque, one per node instance */
 #define QF_LOG_WARN 3
 #define QF_LOG_ERROR 4
 
+/* A value event in 32 bytes instead of an event's 80, for emit_values: what an indicator
+   answers to each input of a batch. */
+typedef struct qf_value_answer {
+  uint64_t seq;     /* the input's seq (on_batch) */
+  int64_t time_ns;  /* 0: the input's (on_batch) or the cycle's time */
+  double value;
+  uint32_t symbol;
+  uint32_t port;    /* the output port */
+} qf_value_answer;
+
 typedef struct qf_host_api {
   uint32_t struct_size;
   uint32_t abi_version;
@@ -397,9 +408,11 @@ typedef struct qf_host_api {
   void (*report_error)(qf_context* ctx, const char* msg, size_t n);
   /* Sources: fraction of the input consumed, in [0, 1], for progress display. */
   void (*set_progress)(qf_context* ctx, double fraction);
-  /* ---- ABI 1.3 (see 9 above); absent when struct_size ends before it, or NULL ---- */
+  /* ---- ABI 1.3 (see 9 above); absent when struct_size ends before them, or NULL ---- */
   /* Emit events[i] on output port ports[i] for i = 0 .. count-1, as count calls of emit. */
   void (*emit_many)(qf_context* ctx, const uint32_t* ports, const qf_event* events, uint32_t count);
+  /* Emit count value events, answers[i] on port answers[i].port, as count calls of emit. */
+  void (*emit_values)(qf_context* ctx, const qf_value_answer* answers, uint32_t count);
 } qf_host_api;
 
 typedef struct qf_state_writer {

@@ -78,6 +78,18 @@ class Context {
     }
     for (uint32_t i = 0; i < count; ++i) api_->emit(ctx_, ports[i], &events[i]);
   }
+  // answers[i] as a value event on answers[i].port, in order: one call to a host of ABI 1.3.
+  void emit_values(const qf_value_answer* answers, uint32_t count) const {
+    if (api_->struct_size >= offsetof(qf_host_api, emit_values) + sizeof api_->emit_values && api_->emit_values) {
+      api_->emit_values(ctx_, answers, count);
+      return;
+    }
+    for (uint32_t i = 0; i < count; ++i) {
+      qf_event ev = make_value(answers[i].symbol, answers[i].value, answers[i].time_ns);
+      ev.seq = answers[i].seq;
+      api_->emit(ctx_, answers[i].port, &ev);
+    }
+  }
   std::optional<double> value(uint32_t slot) const {
     const qf_event* ev = input(slot);
     if (ev && ev->kind == QF_KIND_VALUE) return ev->u.value.value;

@@ -37,7 +37,8 @@ const qf_host_api kApi = {
     [](qf_context*, int32_t, const char*, size_t) {},
     [](qf_context* c, const char* msg, size_t n) { host_of(c).error.assign(msg, n); },
     [](qf_context*, double) {},
-    nullptr,  // no emit_many: a host of ABI 1.2 or a harness
+    nullptr,  // no emit_many or emit_values: a host of ABI 1.2 or a harness
+    nullptr,
 };
 
 double ns_per_bar(const std::string& script, int64_t budget, size_t bars) {

@@ -213,9 +213,10 @@ class TestValue {
 };
 
 // Batched: per bar, the close on `value` and -close on `negated`, answered from on_batch in
-// chunks of three through emit_many (so chunks straddle inputs). `how` breaks the contract from
-// the sixth input of a batch on: `seq` answers a seq that is no input's, `order` answers the
-// sixth input after the seventh.
+// chunks of three, alternately through emit_many and emit_values (chunks straddle inputs).
+// `how` breaks the contract from the sixth input of a batch on: `seq` answers a seq that is no
+// input's (caught in an emit_values chunk), `order` answers the sixth input after the seventh
+// (caught in an emit_many chunk).
 class TestBatchAnswers {
  public:
   static NodeSpec spec() {
@@ -249,8 +250,19 @@ class TestBatchAnswers {
       std::swap(answers[10], answers[12]);
       std::swap(answers[11], answers[13]);
     }
-    for (size_t i = 0; i < answers.size(); i += 3)
-      c.emit_many(&ports[i], &answers[i], static_cast<uint32_t>(std::min<size_t>(3, answers.size() - i)));
+    // Chunks go alternately through emit_many and emit_values.
+    for (size_t i = 0, chunk = 0; i < answers.size(); i += 3, ++chunk) {
+      const uint32_t n = static_cast<uint32_t>(std::min<size_t>(3, answers.size() - i));
+      if (chunk % 2 == 0) {
+        c.emit_many(&ports[i], &answers[i], n);
+        continue;
+      }
+      qf_value_answer values[3];
+      for (uint32_t k = 0; k < n; ++k)
+        values[k] = qf_value_answer{answers[i + k].seq, answers[i + k].time_ns, answers[i + k].u.value.value,
+                                    answers[i + k].symbol, ports[i + k]};
+      c.emit_values(values, n);
+    }
   }
 
  private:
