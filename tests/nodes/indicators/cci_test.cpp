@@ -1,6 +1,7 @@
 // indicator.cci against hand-worked values and a textbook implementation (mean and mean absolute
 // deviation of the typical price by loops over the whole window at every bar, in long double)
-// on real daily and minute data, on many ties, and on BTC-level prices with cent moves.
+// on real daily and minute data, on many ties, and on BTC-level prices with cent moves; short
+// windows and, from n = 1,500, the treap.
 #include "indicator_stream_checks.hpp"
 
 #include <array>
@@ -105,7 +106,7 @@ TEST_CASE("indicator.cci: recovers once a value that overflows the sums has left
   auto bars = load_bars(data("orcl_1995_2014_daily_yahoo.csv"), 1, 800);
   // Typical prices of 5e307 are finite, four of them in one window sum beyond the double range.
   for (size_t i : {50u, 51u, 52u, 53u}) bars[i].u.bar.high = bars[i].u.bar.low = bars[i].u.bar.close = 5e307;
-  for (size_t n : {14u, 300u}) {  // the loop and the tree
+  for (size_t n : {14u, 300u}) {  // a short and a long window (the treap takes over at 1,500: below)
     INFO("n=" << n);
     auto h = cci(static_cast<int>(n));
     const Rows rows = run(h, bars, 1);
@@ -120,7 +121,7 @@ TEST_CASE("indicator.cci: equals the textbook loops on ORCL daily and BTC minute
   for (const auto& [file, limit] : {std::pair{std::string("orcl_1995_2014_daily_yahoo.csv"), SIZE_MAX},
                                     std::pair{std::string("binance_spot_btcusdt_1m_2024q4.csv"), size_t{50000}}}) {
     const auto bars = load_bars(data(file), 1, limit);
-    for (size_t n : {2u, 14u, 100u, 300u}) {  // 300: the tree
+    for (size_t n : {2u, 14u, 100u, 300u}) {
       INFO(file << " n=" << n);
       auto h = cci(static_cast<int>(n));
       check_rows(run(h, bars, 1), textbook(bars, n), 1e-9);
@@ -129,7 +130,7 @@ TEST_CASE("indicator.cci: equals the textbook loops on ORCL daily and BTC minute
 }
 
 TEST_CASE("indicator.cci: many equal values in the window") {
-  // tp from {1, 2, 3} only: ties everywhere in the tree, flat windows now and then.
+  // tp from {1, 2, 3} only: ties everywhere in the window, flat windows now and then.
   std::vector<qf_event> bars;
   uint64_t state = 3;
   for (int i = 0; i < 20'000; ++i) {
@@ -159,10 +160,9 @@ TEST_CASE("indicator.cci: symbols keep their own series, batches equal cycles, r
   const auto btc = load_bars(data("binance_spot_btcusdt_1m_2024q4.csv"), 1, 500);
   const auto eth = load_bars(data("binance_spot_ethusdt_1m_2024q4.csv"), 2, 500);
   const auto both = interleave(btc, eth);
-  for (size_t n : {14u, 300u}) {  // the loop and the tree
+  for (size_t n : {14u, 300u}) {  // a short and a long window (the treap takes over at 1,500: below)
     INFO("n=" << n);
-    // Cut inside the warm-up, around the first values (events 2(n-1) and 2(n-1)+1), and later:
-    // a restored tree is the same tree.
+    // Cut inside the warm-up, around the first values (events 2(n-1) and 2(n-1)+1), and later.
     const size_t w = 2 * (n - 1);
     check_streaming([n] { return new NodeHarness(cci(static_cast<int>(n))); }, both,
                     {5, w - 1, w, w + 1, w + 2, 301, 700, 999});
@@ -174,4 +174,36 @@ TEST_CASE("indicator.cci: symbols keep their own series, batches equal cycles, r
     check_rows(b, textbook(btc, n), 1e-9);
     check_rows(e, textbook(eth, n), 1e-9);
   }
+}
+
+// From n = 1,500 the node keeps its window in a treap instead of looping over it.
+TEST_CASE("indicator.cci from n = 1,500 (the treap): equals the textbook loops on BTC minutes and cents at 70,000") {
+  const auto bars = load_bars(data("binance_spot_btcusdt_1m_2024q4.csv"), 1, 12'000);
+  for (int n : {1'500, 2'000}) {
+    INFO("n=" << n);
+    auto h = cci(n);
+    const Rows rows = run(h, bars, 1);
+    CHECK(first_output(rows) == static_cast<size_t>(n - 1));
+    check_rows(rows, textbook(bars, static_cast<size_t>(n)), 1e-9);
+  }
+  const auto cents = btc_level_cents(8'000, 5);
+  auto h = cci(1'500);
+  check_rows(run(h, cents, 1), textbook(cents, 1'500), 1e-10);
+}
+
+TEST_CASE("indicator.cci from n = 1,500: recovers once an overflowing value has left, restore rebuilds the tree") {
+  auto bars = load_bars(data("binance_spot_btcusdt_1m_2024q4.csv"), 1, 5'000);
+  for (size_t i : {100u, 101u, 102u, 103u}) bars[i].u.bar.high = bars[i].u.bar.low = bars[i].u.bar.close = 5e307;
+  const size_t n = 1'500;
+  auto h = cci(static_cast<int>(n));
+  const Rows rows = run(h, bars, 1);
+  const Rows want = textbook(bars, n);
+  CHECK(!std::isfinite((*rows[n + 50])[0]));
+  Rows after(rows.begin() + 104 + n, rows.end()), want_after(want.begin() + 104 + n, want.end());
+  check_rows(after, want_after, 1e-9);
+
+  const auto both = interleave(load_bars(data("binance_spot_btcusdt_1m_2024q4.csv"), 1, 2'200),
+                               load_bars(data("binance_spot_ethusdt_1m_2024q4.csv"), 2, 2'200));
+  const size_t w = 2 * (n - 1);
+  check_streaming([] { return new NodeHarness(cci(1'500)); }, both, {5, w - 1, w, w + 1, w + 2, 3'500});
 }

@@ -156,3 +156,29 @@ TEST_CASE("indicator.stoch: symbols keep their own series, batches equal cycles,
   const auto out = batched.push_batch(0, both);
   for (size_t i = 0; i < out.size(); ++i) CHECK(out[i].port == i % 2);
 }
+
+// Averages of more than 8 values are kept as running sums instead of summed afresh.
+TEST_CASE("indicator.stoch with averages over more than 8 values (running sums): equals the textbook, recovers") {
+  const auto bars = load_bars(data("binance_spot_btcusdt_1m_2024q4.csv"), 1, 30'000);
+  for (const auto& [fk, sk, sd] : {std::array<int, 3>{14, 9, 3}, {14, 3, 12}, {5, 30, 20}}) {
+    INFO(fk << "/" << sk << "/" << sd);
+    auto h = stoch(fk, sk, sd);
+    const Rows rows = run(h, bars, 2);
+    CHECK(first_output(rows) == static_cast<size_t>(fk + sk + sd - 3));
+    check_rows(rows, textbook(bars, static_cast<size_t>(fk), static_cast<size_t>(sk), static_cast<size_t>(sd)), 1e-9);
+  }
+  // A range beyond the largest double makes one fast %K NaN: the running sums recover.
+  auto bad = load_bars(data("orcl_1995_2014_daily_yahoo.csv"), 1, 400);
+  bad[50].u.bar.high = 1e308;
+  bad[50].u.bar.low = -1e308;
+  auto h = stoch(14, 10, 12);
+  const Rows rows = run(h, bad, 2);
+  const Rows want = textbook(bad, 14, 10, 12);
+  CHECK(std::isnan((*rows[70])[0]));
+  for (size_t i = 50 + 13 + 9 + 11 + 1; i < bad.size(); ++i)
+    for (size_t k = 0; k < 2; ++k) CHECK((*rows[i])[k] == Approx((*want[i])[k]).epsilon(1e-12).margin(1e-12));
+
+  const auto both = interleave(load_bars(data("binance_spot_btcusdt_1m_2024q4.csv"), 1, 400),
+                               load_bars(data("binance_spot_ethusdt_1m_2024q4.csv"), 2, 400));
+  check_streaming([] { return new NodeHarness(stoch(14, 10, 12)); }, both, {5, 40, 69, 70, 71, 301});
+}

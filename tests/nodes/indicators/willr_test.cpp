@@ -119,3 +119,16 @@ TEST_CASE("indicator.willr: symbols keep their own series, batches equal cycles,
   check_rows(b, textbook(btc, 14), 1e-12);
   check_rows(e, textbook(eth, 14), 1e-12);
 }
+
+// Windows of more than 32 bars keep monotonic deques instead of rescanning a ring.
+TEST_CASE("indicator.willr over more than 32 bars (deques): equals the textbook, continues after restore") {
+  const auto bars = load_bars(data("binance_spot_btcusdt_1m_2024q4.csv"), 1, 30'000);
+  for (int n : {32, 33, 300}) {
+    INFO("n=" << n);
+    auto h = willr(n);
+    check_rows(run(h, bars, 1), textbook(bars, static_cast<size_t>(n)), 1e-12);
+  }
+  const auto both = interleave(load_bars(data("binance_spot_btcusdt_1m_2024q4.csv"), 1, 600),
+                               load_bars(data("binance_spot_ethusdt_1m_2024q4.csv"), 2, 600));
+  check_streaming([] { return new NodeHarness(willr(100)); }, both, {5, 197, 198, 199, 700});
+}
