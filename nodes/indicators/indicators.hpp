@@ -1,8 +1,9 @@
-// Shared pieces of the indicator plugin: the `field` parameter, a fixed-size ring window, a
-// compensated running sum, rolling extremes, log returns and the rolling volatility. Internal to
-// this library.
+// Shared pieces of the indicator plugin: the `field` parameter, a fixed-size ring window,
+// rolling extremes, log returns and the rolling volatility (the compensated running sum and the
+// window sums come from nodes/common). Internal to this library.
 #pragma once
 
+#include "compensated_sum.hpp"
 #include "window_sums.hpp"
 
 #include <qflow/sdk.hpp>
@@ -67,32 +68,6 @@ class RingWindow {
  private:
   std::vector<double> data_;
   size_t head_ = 0, size_ = 0;
-};
-
-// Neumaier's compensated summation: the error of a running sum stays bounded instead of
-// growing with the number of updates.
-class CompensatedSum {
- public:
-  void add(double x) {
-    const double t = sum_ + x;
-    if (std::abs(sum_) >= std::abs(x))
-      comp_ += (sum_ - t) + x;
-    else
-      comp_ += (x - t) + sum_;
-    sum_ = t;
-  }
-  double value() const { return sum_ + comp_; }
-  void save(StateWriter& w) const {
-    w.put<double>(sum_);
-    w.put<double>(comp_);
-  }
-  void restore(StateReader& r) {
-    sum_ = r.get<double>();
-    comp_ = r.get<double>();
-  }
-
- private:
-  double sum_ = 0, comp_ = 0;
 };
 
 // The largest (kMax) or smallest value of the last `period` pushed. Exact: no arithmetic on

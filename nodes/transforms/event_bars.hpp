@@ -4,6 +4,7 @@
 // Inputs join in arrival order: open = the first input's open (a tick's price), high = max,
 // low = min, close = the last input's close, volume = the sum of sizes (a bar input's volume),
 // kept as a compensated (Neumaier) sum so that many small decimal sizes add up to their total.
+// EventBars keeps one per symbol, checkpointed by name, and emits the partial ones at stop.
 // The bar is labelled with the time of its first input and carries in qf_bar.interval_ns its span:
 // from that time to the latest end of an input (a tick ends at its time, a bar at its time plus
 // its interval), so label + interval is when the bar's last trade happened; a bar of ticks at
@@ -14,7 +15,10 @@
 // prices of any sign are accepted, as resample accepts them.
 #pragma once
 
+#include "compensated_sum.hpp"
 #include "transforms.hpp"
+
+#include <qflow/symbol_states.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -63,22 +67,20 @@ class EventBar {
  public:
   bool empty() const { return inputs_ == 0; }
   uint64_t inputs() const { return inputs_; }
-  double volume() const { return volume_ + volume_error_; }
+  double volume() const { return volume_.value(); }
 
   void add(int64_t time, const BarPiece& p) {
     if (inputs_++ == 0) {
       time_ = time, end_ = p.end;
       open_ = p.open, high_ = p.high, low_ = p.low;
-      volume_ = volume_error_ = 0;
+      volume_ = CompensatedSum();
     } else {
       end_ = std::max(end_, p.end);
       high_ = std::max(high_, p.high);
       low_ = std::min(low_, p.low);
     }
     close_ = p.close;
-    const double t = volume_ + p.volume;
-    volume_error_ += std::abs(volume_) >= std::abs(p.volume) ? (volume_ - t) + p.volume : (p.volume - t) + volume_;
-    volume_ = t;
+    volume_.add(p.volume);
   }
 
   // The bar as it stands, for `symbol`; the builder is empty afterwards.
@@ -91,13 +93,15 @@ class EventBar {
     w.put<uint64_t>(inputs_);
     w.put<int64_t>(time_);
     w.put<int64_t>(end_);
-    for (double x : {open_, high_, low_, close_, volume_, volume_error_}) w.put<double>(x);
+    for (double x : {open_, high_, low_, close_}) w.put<double>(x);
+    volume_.save(w);
   }
   void restore(StateReader& r) {
     inputs_ = r.get<uint64_t>();
     time_ = r.get<int64_t>();
     end_ = r.get<int64_t>();
-    for (double* x : {&open_, &high_, &low_, &close_, &volume_, &volume_error_}) *x = r.get<double>();
+    for (double* x : {&open_, &high_, &low_, &close_}) *x = r.get<double>();
+    volume_.restore(r);
   }
 
  private:
@@ -105,7 +109,29 @@ class EventBar {
   int64_t time_ = 0;     // the first input's time: the bar's label
   int64_t end_ = 0;      // the latest end of an input
   double open_ = 0, high_ = 0, low_ = 0, close_ = 0;
-  double volume_ = 0, volume_error_ = 0;  // Neumaier sum: total = volume_ + volume_error_
+  CompensatedSum volume_;
+};
+
+// Every symbol's bar being built, checkpointed under the symbol's name.
+class EventBars {
+ public:
+  EventBar& of(const Context& ctx, uint32_t symbol) { return bars_.of(ctx, symbol); }
+  // At stop: every symbol's partial bar, those restored and never resumed by an event included.
+  void emit_partial(Context& ctx) {
+    bars_.join_all(ctx);
+    bars_.for_each([&](uint32_t symbol, EventBar& bar) {
+      if (!bar.empty()) ctx.emit(0, bar.take(symbol));
+    });
+  }
+  void save(StateWriter& w) const {
+    bars_.save(w, [](StateWriter& out, const EventBar& bar) { bar.save(out); });
+  }
+  void restore(StateReader& r) {
+    bars_.restore(r, [](StateReader& in, EventBar& bar) { bar.restore(in); });
+  }
+
+ private:
+  SymbolStates<EventBar> bars_;
 };
 
 }  // namespace qflow::nodes

@@ -34,10 +34,9 @@
 //
 // Every symbol of the stream is resampled on its own. The state is, per symbol, the open bucket's
 // OHLCV and where the symbol's input stands, plus the late counter: a restored node continues
-// exactly where the saved one was. It is keyed by symbol NAME (symbol_states.hpp), so a resumed
+// exactly where the saved one was. It is keyed by symbol NAME (qflow/symbol_states.hpp), so a resumed
 // run may intern its symbols in another order: a restored series joins at the first input of its
 // name, or at stop if none comes, so that its partial bar still leaves.
-#include "symbol_states.hpp"
 #include "transforms.hpp"
 
 #include <algorithm>

@@ -22,7 +22,6 @@
 // symbols in another order), the bar being filled: a restored node continues exactly where the
 // saved one was.
 #include "event_bars.hpp"
-#include "symbol_states.hpp"
 #include "transforms.hpp"
 
 #include <cmath>
@@ -64,26 +63,17 @@ class VolumeBarsTransform {
     if (bar.volume() >= threshold_) ctx.emit(0, bar.take(ev.symbol));
   }
 
-  void stop(Context& ctx) {
-    bars_.join_all(ctx);
-    bars_.for_each([&](uint32_t symbol, EventBar& bar) {
-      if (!bar.empty()) ctx.emit(0, bar.take(symbol));
-    });
-  }
+  void stop(Context& ctx) { bars_.emit_partial(ctx); }
 
-  void save_state(StateWriter& w) const {
-    bars_.save(w, [](StateWriter& out, const EventBar& bar) { bar.save(out); });
-  }
-  void restore_state(StateReader& r) {
-    bars_.restore(r, [](StateReader& in, EventBar& bar) { bar.restore(in); });
-  }
+  void save_state(StateWriter& w) const { bars_.save(w); }
+  void restore_state(StateReader& r) { bars_.restore(r); }
 
  private:
   static constexpr double kTolerance = 1e-12;  // relative, on "the volume reaches the threshold"
 
   double volume_;
   double threshold_;  // volume_ less the tolerance
-  SymbolStates<EventBar> bars_;
+  EventBars bars_;
 };
 
 void register_volume_bars(Registrar& r) { r.add<VolumeBarsTransform>(); }

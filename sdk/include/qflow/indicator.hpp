@@ -24,8 +24,8 @@
 #pragma once
 
 #include <qflow/node.hpp>
+#include <qflow/symbol_states.hpp>
 
-#include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -52,10 +52,10 @@ class IndicatorNode {
  public:
   static NodeSpec spec() { return Core::spec(); }
 
-  explicit IndicatorNode(const NodeConfig& cfg) : prototype_(cfg.params()) {}
+  explicit IndicatorNode(const NodeConfig& cfg) : cores_(Core(cfg.params())) {}
 
   void on_event(Context& ctx, uint32_t, const qf_event& ev) {
-    Core& c = core(ctx, ev.symbol);
+    Core& c = cores_.of(ctx, ev.symbol);
     if (!c.update(ev)) return;
     for (int k = 0; k < Core::kOutputs; ++k)
       if (defined(c, k)) ctx.emit_value(static_cast<uint32_t>(k), ev.symbol, c.value(k));
@@ -64,7 +64,7 @@ class IndicatorNode {
   void on_batch(Context& ctx, uint32_t, std::span<const qf_event> events) {
     size_t n = 0;
     for (const qf_event& ev : events) {
-      Core& c = core(ctx, ev.symbol);
+      Core& c = cores_.of(ctx, ev.symbol);
       if (!c.update(ev)) continue;
       for (int k = 0; k < Core::kOutputs; ++k) {
         if (!defined(c, k)) continue;
@@ -78,37 +78,15 @@ class IndicatorNode {
     if (n) ctx.emit_values(answers_, static_cast<uint32_t>(n));
   }
 
-  // Symbol ids belong to one process: the state names the symbols, and a restored core joins
-  // its symbol's id when that symbol's first event arrives.
+  // Every symbol's core under its name (qflow/symbol_states.hpp).
   void save_state(StateWriter& w) const {
-    uint64_t n = restored_.size();
-    for (const Entry& e : cores_) n += e.core != nullptr;
-    w.put<uint64_t>(n);
-    auto put = [&](const std::string& name, const Core& c) {
-      w.put_string(name);
-      c.save(w);
-    };
-    for (const Entry& e : cores_)
-      if (e.core) put(e.name, *e.core);
-    for (const auto& [name, c] : restored_) put(name, *c);
+    cores_.save(w, [](StateWriter& out, const Core& c) { c.save(out); });
   }
   void restore_state(StateReader& r) {
-    cores_.clear();
-    restored_.clear();
-    const uint64_t n = r.get<uint64_t>();
-    for (uint64_t i = 0; i < n; ++i) {
-      std::string name = r.get_string();
-      auto c = std::make_unique<Core>(prototype_);
-      c->restore(r);
-      restored_.emplace_back(std::move(name), std::move(c));
-    }
+    cores_.restore(r, [](StateReader& in, Core& c) { c.restore(in); });
   }
 
  private:
-  struct Entry {
-    std::string name;
-    std::unique_ptr<Core> core;
-  };
   static constexpr size_t kGather = 256;  // answers per emit_values: 8 KB, stays in L1
   qf_value_answer answers_[kGather] = {};
   static bool defined(const Core& c, int k) {
@@ -117,26 +95,7 @@ class IndicatorNode {
     else
       return true;
   }
-  Core& core(const Context& ctx, uint32_t symbol) {
-    if (symbol < cores_.size() && cores_[symbol].core) [[likely]]
-      return *cores_[symbol].core;
-    if (symbol >= cores_.size()) cores_.resize(symbol + 1);
-    Entry& e = cores_[symbol];
-    e.name = std::string(ctx.lookup(symbol));
-    if (e.name.empty()) e.name.append(1, '#').append(std::to_string(symbol));  // an id the host never named
-    for (auto it = restored_.begin(); it != restored_.end(); ++it)
-      if (it->first == e.name) {
-        e.core = std::move(it->second);
-        restored_.erase(it);
-        return *e.core;
-      }
-    e.core = std::make_unique<Core>(prototype_);
-    return *e.core;
-  }
-
-  Core prototype_;  // as constructed from the parameters, before any input
-  std::vector<Entry> cores_;  // by symbol id
-  std::vector<std::pair<std::string, std::unique_ptr<Core>>> restored_;  // by name, until their symbol shows up
+  SymbolStates<Core> cores_;  // fresh ones copy the core as constructed from the parameters
 };
 
 // The number an indicator reads from a bar (its `field` column: 0 open, 1 high, 2 low, 3 close,

@@ -7,4 +7,5 @@
 #include <qflow/node.hpp>
 #include <qflow/spec.hpp>
 #include <qflow/state.hpp>
+#include <qflow/symbol_states.hpp>
 #include <qflow/time.hpp>

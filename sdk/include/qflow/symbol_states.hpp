@@ -1,10 +1,10 @@
-// One state per symbol for the transforms that work on every symbol of a stream separately,
-// checkpointed under the symbol's NAME. Symbol ids belong to one process: a resumed run may
-// intern its symbols in another order, names stay. The approach is IndicatorNode's
-// (sdk/include/qflow/indicator.hpp): a restored state waits under its name and joins its
-// symbol's id when the first event of that name arrives. A transform that still has something to
-// emit at stop (a partial bar) calls `join_all` first, which interns the names of the restored
-// states no event has claimed, so their bars leave as they would have without the checkpoint.
+// One state per symbol, for nodes that follow every symbol of a stream separately (each
+// indicator core, each bar being built), checkpointed under the symbol's NAME: symbol ids
+// belong to one process, and a resumed run may intern its symbols in another order. A restored
+// state waits under its name and joins its symbol's id when the first event of that name
+// arrives. A node that still has something to emit at stop (a partial bar) calls `join_all`
+// first, which interns the names no event has claimed, so their states leave as they would
+// have without the checkpoint. Fresh states are copies of a prototype (by default State{}).
 #pragma once
 
 #include <qflow/node.hpp>
@@ -15,11 +15,13 @@
 #include <utility>
 #include <vector>
 
-namespace qflow::nodes {
+namespace qflow {
 
 template <class State>
 class SymbolStates {
  public:
+  explicit SymbolStates(State prototype = State{}) : prototype_(std::move(prototype)) {}
+
   // The state of `symbol`: at its first event, the restored one of its name or a fresh one.
   State& of(const Context& ctx, uint32_t symbol) {
     if (symbol < by_id_.size() && by_id_[symbol]) [[likely]]
@@ -33,7 +35,7 @@ class SymbolStates {
         restored_.erase(it);
         return by_id_[symbol]->state;
       }
-    by_id_[symbol].emplace(Entry{std::move(name), State{}});
+    by_id_[symbol].emplace(Entry{std::move(name), prototype_});
     return by_id_[symbol]->state;
   }
 
@@ -71,7 +73,7 @@ class SymbolStates {
     }
   }
 
-  // Replaces every state by those of `save`, get(r, state) reading each into a fresh State.
+  // Replaces every state by those of `save`, get(r, state) reading each into a fresh state.
   template <class F>
   void restore(StateReader& r, F&& get) {
     by_id_.clear();
@@ -79,7 +81,7 @@ class SymbolStates {
     const uint64_t n = r.get<uint64_t>();
     for (uint64_t i = 0; i < n; ++i) {
       std::string name = r.get_string();
-      State s{};
+      State s = prototype_;
       get(r, s);
       restored_.emplace_back(std::move(name), std::move(s));
     }
@@ -90,8 +92,9 @@ class SymbolStates {
     std::string name;
     State state;
   };
+  State prototype_;
   std::vector<std::optional<Entry>> by_id_;                // by symbol id
   std::vector<std::pair<std::string, State>> restored_;  // by name, until their symbol shows up
 };
 
-}  // namespace qflow::nodes
+}  // namespace qflow
