@@ -7,6 +7,7 @@
 #include "symbol_table.hpp"
 
 #include <qflow/abi.h>
+#include <qflow/events.hpp>
 
 #include <atomic>
 #include <memory>
@@ -31,16 +32,7 @@ class EventRouter {
     for (uint32_t i = 0; i < count; ++i) emit(node, ports[i], events[i]);
   }
   virtual void emit_values(NodeRuntime& node, const qf_value_answer* answers, uint32_t count) {
-    for (uint32_t i = 0; i < count; ++i) emit(node, answers[i].port, value_event(answers[i]));
-  }
-  static qf_event value_event(const qf_value_answer& a) {
-    qf_event e{};
-    e.kind = QF_KIND_VALUE;
-    e.symbol = a.symbol;
-    e.time_ns = a.time_ns;
-    e.seq = a.seq;
-    e.u.value.value = a.value;
-    return e;
+    for (uint32_t i = 0; i < count; ++i) emit(node, answers[i].port, make_value(answers[i]));
   }
   virtual const qf_event* input(NodeRuntime& node, uint32_t slot) = 0;
   virtual int64_t now(const NodeRuntime& node) = 0;

@@ -185,7 +185,7 @@ void Stage::emit_values(NodeRuntime& node, const qf_value_answer* answers, uint3
     if (a.port >= ports_declared || bn.in_at == bn.in_count || bn.in_seq[bn.in_at] != a.seq) [[unlikely]] {
       bn.answers.resize(first + i);
       node.events_out += i;
-      collect(bn, node, a.port, value_event(a));  // says what is wrong
+      collect(bn, node, a.port, make_value(a));  // says what is wrong
       return;
     }
     out[i] = ValueAnswer(a.seq, a.time_ns != 0 ? a.time_ns : bn.in[bn.in_at].time_ns, a.value, a.symbol, base + a.port);
@@ -421,15 +421,9 @@ void Stage::run_batch_nodes(const Batch& in) {
 // downstream, and each node's answers as a lane of their own, which the stage downstream
 // delivers in the cycle of the input each answers (after the input, node by node).
 void Stage::hand_on_lanes(const Batch& in, Batch& out) {
-  if (!in.has_lanes()) {
-    for (const qf_event& e : in.events)
-      if (exported_[e.stream]) out.events.push_back(e);
-  } else {
-    flat_.clear();
-    in.append_in_cycle_order(flat_);
-    for (const qf_event& e : flat_)
-      if (exported_[e.stream]) out.events.push_back(e);
-  }
+  // An input with lanes was flattened into flat_ for the batch nodes (run_batch_nodes).
+  for (const qf_event& e : in.has_lanes() ? flat_ : in.events)
+    if (exported_[e.stream]) out.events.push_back(e);
   if (out.lanes.size() < batch_nodes_.size()) out.lanes.resize(batch_nodes_.size());
   // Swapped buffers keep their capacity for the next batch.
   for (size_t b = 0; b < batch_nodes_.size(); ++b) {

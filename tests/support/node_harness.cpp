@@ -69,8 +69,7 @@ void host_emit_many(qf_context* c, const uint32_t* ports, const qf_event* events
 
 void host_emit_values(qf_context* c, const qf_value_answer* answers, uint32_t count) {
   for (uint32_t i = 0; i < count; ++i) {
-    qf_event ev = qflow::make_value(answers[i].symbol, answers[i].value, answers[i].time_ns);
-    ev.seq = answers[i].seq;
+    const qf_event ev = qflow::make_value(answers[i]);
     host_emit(c, answers[i].port, &ev);
   }
 }

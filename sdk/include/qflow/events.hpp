@@ -134,6 +134,13 @@ inline qf_event make_value(uint32_t symbol, double value, int64_t time_ns = 0) {
   return ev;
 }
 
+// The value event an answer of emit_values stands for (its port aside).
+inline qf_event make_value(const qf_value_answer& a) {
+  qf_event ev = make_value(a.symbol, a.value, a.time_ns);
+  ev.seq = a.seq;
+  return ev;
+}
+
 inline qf_event make_market_order(uint32_t symbol, uint64_t order_id, int32_t side, double quantity,
                                   uint32_t tag = 0) {
   qf_event ev = make_event(Kind::order, symbol);

@@ -85,8 +85,7 @@ class Context {
       return;
     }
     for (uint32_t i = 0; i < count; ++i) {
-      qf_event ev = make_value(answers[i].symbol, answers[i].value, answers[i].time_ns);
-      ev.seq = answers[i].seq;
+      const qf_event ev = make_value(answers[i]);
       api_->emit(ctx_, answers[i].port, &ev);
     }
   }
