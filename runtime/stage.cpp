@@ -579,10 +579,20 @@ void Stage::run_cycles(const Batch& in) {
 bool Stage::finish(std::vector<qf_event>& out) {
   // Stop is called even after a failure, on every node that did not fail, so that sinks write
   // what they have: nothing already produced is lost.
+  // What nodes emit at stop makes one last cycle: in topological order, a node first gets
+  // on_cycle for what the nodes before it emitted (a resample's last, partial bar reaching a
+  // script), then its stop.
   out_ = &out;
   ++cycle_;
   ++cycle_seq_;
   for (LocalNode& n : local_) {
+    if (n.dirty) {
+      n.dirty = false;
+      if (!n.failed && n.rt->vt().on_cycle) {
+        check(n, timed(*n.rt, [&] { return n.rt->vt().on_cycle(n.rt->instance.self, &n.rt->ctx); }), "on_cycle");
+        drain();
+      }
+    }
     if (n.failed || !n.rt->vt().stop) continue;
     check(n, n.rt->vt().stop(n.rt->instance.self, &n.rt->ctx), "stop");
     drain();

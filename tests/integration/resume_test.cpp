@@ -125,8 +125,16 @@ int wait_exit(Child c) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
+// A run that ends by a signal nobody sent it (an abort, a sanitizer's report) shows its log, so
+// that the failure explains itself.
 int run_qflow(const std::vector<std::string>& args, const std::string& log, rlim_t file_limit = 0) {
-  return wait_exit(spawn(args, log, file_limit));
+  const int code = wait_exit(spawn(args, log, file_limit));
+  if (code < 0) {
+    const std::string text = read_file(log);
+    std::fprintf(stderr, "qflow died of signal %d; the last of %s:\n%s\n", -code, log.c_str(),
+                 text.substr(text.size() > 20000 ? text.size() - 20000 : 0).c_str());
+  }
+  return code;
 }
 
 std::vector<std::string> run_args(const std::string& pipeline, const std::string& out, const std::string& strategy,

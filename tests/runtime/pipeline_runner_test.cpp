@@ -94,6 +94,24 @@ TEST_CASE("runner: a batch node answering a seq none of its inputs has fails the
     }
 }
 
+TEST_CASE("runner: what a node emits at stop reaches the on_cycle of the nodes after it in its stage") {
+  // hold hands its last bar on only at stop; cycle, in the same stage, reads it in on_cycle.
+  const std::string nodes =
+      "  - {id: bars, type: test.bars, params: {count: 10}}\n"
+      "  - {id: hold, type: test.hold, inputs: bars}\n"
+      "  - {id: cycle, type: test.on_cycle, inputs: hold}\n"
+      "  - {id: held, type: test.count, inputs: hold}\n"
+      "  - {id: seen, type: test.count, inputs: cycle}\n";
+  for (const std::string engine : {"engine: {vectorize: false}\n", "engine: {batch_size: 3}\n"}) {
+    INFO(engine);
+    const auto r = run("stop_cycle", nodes, engine);
+    INFO(r.result.error);
+    REQUIRE(r.result.status == qflow::RunResult::Status::ok);
+    CHECK(counted(r.out, "held") == std::array<int64_t, 3>{10, 1, 1});
+    CHECK(counted(r.out, "seen") == std::array<int64_t, 3>{10, 1, 1});
+  }
+}
+
 TEST_CASE("runner: bars through a pass-through into a counting sink") {
   const auto r = run("happy",
                      "  - {id: bars, type: test.bars, params: {count: 25}}\n"

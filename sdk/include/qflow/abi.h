@@ -65,7 +65,9 @@
  *
  *  6. Errors. A callback that fails calls `host->report_error` with a message and returns
  *     QF_ERROR; the pipeline's error policy decides what happens next. `stop` is called once
- *     at the end of the stream (events emitted there are delivered), `destroy` always last.
+ *     at the end of the stream, node by node in topological order; what nodes emit there is
+ *     delivered as one last cycle, so a node that got something from an earlier node's `stop`
+ *     has its `on_cycle` called before its own `stop`. `destroy` is always last.
  *
  *  8. Warm-up (ABI 1.2): a node spec may say when its first output comes (`warmup`), for
  *     `qflow nodes`; a node emits nothing before then. Specs of 1.0 and 1.1 end before it.

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -101,6 +102,44 @@ class TestCount {
   int64_t events_ = 0;
   bool started_ = false;
   uint64_t trace_ = 0;
+};
+
+// Holds each bar back until the next arrives, and hands the last one on at stop: how a
+// resample emits its last, partial bar.
+class TestHold {
+ public:
+  static NodeSpec spec() {
+    return NodeSpec("test.hold", "transform")
+        .summary("each bar one bar late, the last at stop")
+        .input("in", Kind::bar, "bars")
+        .output("out", Kind::bar, "the bars, one behind");
+  }
+  explicit TestHold(const NodeConfig&) {}
+  void on_event(Context& c, uint32_t, const qf_event& ev) {
+    if (held_) c.emit(0, *held_);
+    held_ = ev;
+  }
+  void stop(Context& c) {
+    if (held_) c.emit(0, *held_);
+  }
+
+ private:
+  std::optional<qf_event> held_;
+};
+
+// Reads its input in on_cycle only, like a Lua script, and answers the close it saw.
+class TestOnCycle {
+ public:
+  static NodeSpec spec() {
+    return NodeSpec("test.on_cycle", "transform")
+        .summary("the close of each cycle's bar, read in on_cycle")
+        .input("in", Kind::bar, "bars")
+        .output("close", Kind::value, "the close");
+  }
+  explicit TestOnCycle(const NodeConfig&) {}
+  void on_cycle(Context& c) {
+    if (const qf_event* ev = c.input(0)) c.emit_value(0, ev->symbol, ev->u.bar.close);
+  }
 };
 
 class TestCreateThrows {
@@ -321,6 +360,8 @@ QFLOW_PLUGIN("qflow-test-good", "0.0.1", [](qflow::Registrar& r) {
   r.add<TestBars>();
   r.add<TestPass>();
   r.add<TestCount>();
+  r.add<TestHold>();
+  r.add<TestOnCycle>();
   r.add<TestCreateThrows>();
   r.add<TestThrowOnEvent>();
   r.add<TestBadEmit>();
