@@ -12,10 +12,8 @@
 namespace qflow {
 
 qf_event* Stage::Arena::push(const qf_event& e) {
-  if (used_ == chunks_.size() * kChunk) chunks_.push_back(std::make_unique<qf_event[]>(kChunk));
-  qf_event* p = &chunks_[used_ / kChunk][used_ % kChunk];
+  qf_event* p = alloc();
   *p = e;
-  ++used_;
   return p;
 }
 
@@ -179,17 +177,24 @@ void Stage::emit_values(NodeRuntime& node, const qf_value_answer* answers, uint3
   const size_t first = bn.answers.size();
   bn.answers.resize(first + count);
   ValueAnswer* out = bn.answers.data() + first;
+  // The cursor in locals: the stores to `out` could alias the node's members.
+  size_t at = bn.in_at;
+  const size_t in_count = bn.in_count;
+  const uint64_t* const in_seq = bn.in_seq;
   for (uint32_t i = 0; i < count; ++i) {
     const qf_value_answer& a = answers[i];
-    while (bn.in_at < bn.in_count && bn.in_seq[bn.in_at] < a.seq) ++bn.in_at;
-    if (a.port >= ports_declared || bn.in_at == bn.in_count || bn.in_seq[bn.in_at] != a.seq) [[unlikely]] {
+    const uint64_t seq = a.seq;
+    while (at < in_count && in_seq[at] < seq) ++at;
+    if (a.port >= ports_declared || at == in_count || in_seq[at] != seq) [[unlikely]] {
+      bn.in_at = at;
       bn.answers.resize(first + i);
       node.events_out += i;
       collect(bn, node, a.port, make_value(a));  // says what is wrong
       return;
     }
-    out[i] = ValueAnswer(a.seq, a.time_ns != 0 ? a.time_ns : bn.in[bn.in_at].time_ns, a.value, a.symbol, base + a.port);
+    out[i] = ValueAnswer(seq, a.time_ns != 0 ? a.time_ns : bn.in[at].time_ns, a.value, a.symbol, base + a.port);
   }
+  bn.in_at = at;
   node.events_out += count;
 }
 
@@ -283,7 +288,7 @@ const qf_event* Stage::input(NodeRuntime& node, uint32_t slot) {
 // `now`: the event is one of the cycle's inputs, delivered at once rather than queued. Inputs
 // still reach every node before anything emitted in the cycle does (that is queued), so the
 // order is the same as queueing them, without the queue.
-void Stage::route(const qf_event* e, bool now) {
+[[gnu::always_inline]] inline void Stage::route(const qf_event* e, bool now) {
   if (exported_[e->stream]) out_->push_back(*e);
   for (const Target& t : routes_[e->stream]) {
     LocalNode& n = local_[t.local];
@@ -302,7 +307,7 @@ void Stage::route(const qf_event* e, bool now) {
   }
 }
 
-void Stage::deliver(LocalNode& n, uint32_t slot, const qf_event* ev) {
+[[gnu::always_inline]] inline void Stage::deliver(LocalNode& n, uint32_t slot, const qf_event* ev) {
   if (n.failed) return;
   NodeRuntime& rt = *n.rt;
   n.current[slot] = ev;
@@ -548,17 +553,7 @@ bool Stage::process(const Batch& in, Batch& out) {
 
 void Stage::run_cycles(const Batch& in) {
   if (in.has_lanes()) {
-    in.for_each_cycle(scratch_, [&](const qf_event* const* first, const qf_event* const* last) {
-      if (failed()) return;
-      bool begun = false, now = true;
-      for (; first != last; ++first) {
-        const qf_event* e = *first;
-        if (!relevant_[e->stream]) continue;
-        if (!begun) begin_cycle(*e), begun = true, now = queue_.empty();
-        route(e, now);
-      }
-      if (begun) end_cycle();
-    });
+    run_lane_cycles(in);
     return;
   }
   const std::vector<qf_event>& ev = in.events;
@@ -573,6 +568,59 @@ void Stage::run_cycles(const Batch& in) {
     const uint64_t seq = ev[i].seq;
     for (; i < ev.size() && ev[i].seq == seq; ++i) route(&ev[i], now);
     end_cycle();
+  }
+}
+
+// The cycles of a batch with lanes: each cycle's input events, then each lane's answers with
+// that seq, lane by lane (Batch's order). Values are made into events only if read here, in
+// the arena, where they stay put for the cycle. Twenty values a bar pass through here: the
+// lanes are walked with plain pointers and the delivery is inlined.
+void Stage::run_lane_cycles(const Batch& in) {
+  constexpr uint64_t kNone = UINT64_MAX;  // no seq gets this far
+  const qf_event* next = in.events.data();
+  const qf_event* const events_end = next + in.events.size();
+  const size_t lanes = in.lanes.size();
+  lane_at_.resize(lanes);
+  for (size_t k = 0; k < lanes; ++k) {
+    const Lane& lane = in.lanes[k];
+    LaneCursor& c = lane_at_[k];
+    c.value = lane.values.data();
+    c.values_end = c.value + lane.values.size();
+    c.event = lane.events.data();
+    c.events_end = c.event + lane.events.size();
+    c.head = c.head_seq();
+  }
+  LaneCursor* const cursors = lane_at_.data();
+  const uint8_t* const relevant = relevant_.data();
+  while (!failed()) {
+    uint64_t seq = next != events_end ? next->seq : kNone;
+    for (size_t k = 0; k < lanes; ++k) seq = std::min(seq, cursors[k].head);
+    if (seq == kNone) return;
+    bool begun = false, now = true;
+    auto take = [&](const qf_event* e) __attribute__((always_inline)) {
+      if (!begun) [[unlikely]] {
+        begin_cycle(*e);
+        begun = true;
+        now = queue_.empty();  // else the kill switch's orders go first, queued
+      }
+      route(e, now);
+    };
+    for (; next != events_end && next->seq == seq; ++next)
+      if (relevant[next->stream]) take(next);
+    for (size_t k = 0; k < lanes; ++k) {
+      LaneCursor& c = cursors[k];
+      if (c.head != seq) continue;
+      for (; c.value != c.values_end && c.value->seq == seq; ++c.value) {
+        if (!relevant[c.value->stream]) continue;
+        qf_event* e = arena_.alloc();
+        c.value->write(*e);
+        take(e);
+      }
+      for (; c.event != c.events_end && c.event->seq == seq; ++c.event)
+        if (relevant[c.event->stream]) take(c.event);
+      c.head = c.head_seq();
+    }
+    if (begun) end_cycle();
   }
 }
 

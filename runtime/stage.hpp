@@ -143,6 +143,14 @@ class Stage final : public EventRouter {
   class Arena {
    public:
     qf_event* push(const qf_event& e);
+    // Room for one event, to be written in place; it stays put until reset.
+    qf_event* alloc() {
+      if (used_ == chunks_.size() * kChunk) [[unlikely]]
+        chunks_.push_back(std::make_unique<qf_event[]>(kChunk));
+      qf_event* p = &chunks_[used_ / kChunk][used_ % kChunk];
+      ++used_;
+      return p;
+    }
     void reset() { used_ = 0; }
 
    private:
@@ -179,6 +187,7 @@ class Stage final : public EventRouter {
   void hand_on_lanes(const Batch& in, Batch& out);
   void inject_batch_outputs();
   void run_cycles(const Batch& in);
+  void run_lane_cycles(const Batch& in);
   void begin_cycle(const qf_event& first);
   void end_cycle();
   void route(const qf_event* e, bool now = false);
@@ -203,7 +212,18 @@ class Stage final : public EventRouter {
   std::vector<uint8_t> relevant_;            // per stream id: exported, routed or feeding a batch node
   std::vector<BatchNode> batch_nodes_;       // topological order
   std::vector<int32_t> batch_node_of_;       // local index → index in batch_nodes_, -1 if none
-  Batch::Scratch scratch_;                   // a cycle's events taken from an input batch's lanes
+  // Where run_lane_cycles stands in one lane of its input batch.
+  struct LaneCursor {
+    const ValueAnswer* value;
+    const ValueAnswer* values_end;
+    const qf_event* event;
+    const qf_event* events_end;
+    uint64_t head;  // the seq of the lane's next answer
+    uint64_t head_seq() const {
+      return value != values_end ? value->seq : event != events_end ? event->seq : UINT64_MAX;
+    }
+  };
+  std::vector<LaneCursor> lane_at_;          // per lane of the input batch
   std::vector<qf_event> flat_;               // an input batch with lanes, for batch nodes
   std::vector<uint64_t> input_seqs_;         // the seqs of the batch batch nodes are reading
   bool only_batch_nodes_ = false;            // no cycles to run: inputs and answers are merged
