@@ -11,6 +11,12 @@
 
 namespace qflow {
 
+void Stage::Arena::next_chunk() {
+  if (chunk_ == chunks_.size()) chunks_.push_back(std::make_unique<qf_event[]>(kChunk));
+  next_ = chunks_[chunk_++].get();
+  end_ = next_ + kChunk;
+}
+
 qf_event* Stage::Arena::push(const qf_event& e) {
   qf_event* p = alloc();
   *p = e;
@@ -21,7 +27,7 @@ Stage::Stage(std::string name, const Graph& graph, std::vector<NodeRuntime*> nod
              bool vectorize)
     : name_(std::move(name)), nodes_(std::move(nodes)), exported_(exported.begin(), exported.end()), graph_(graph) {
   local_of_.assign(graph.nodes.size(), -1);
-  routes_.resize(graph.stream_count());
+  std::vector<std::vector<Target>> routes(graph.stream_count());  // per stream id
   for (uint32_t l = 0; l < nodes_.size(); ++l) {
     NodeRuntime* rt = nodes_[l];
     rt->router = this;
@@ -61,22 +67,28 @@ Stage::Stage(std::string name, const Graph& graph, std::vector<NodeRuntime*> nod
   }
   for (const BatchNode& bn : batch_nodes_)
     if (bn.upstream >= 0) batch_nodes_[static_cast<size_t>(bn.upstream)].compact = false;
-  relevant_.assign(routes_.size(), 0);
+  relevant_.assign(routes.size(), 0);
   for (uint32_t l = 0; l < nodes_.size(); ++l) {
     const auto& slots = nodes_[l]->def->slots;
     for (uint32_t k = 0; k < slots.size(); ++k) {
       const uint32_t stream = graph.stream(slots[k].producer, slots[k].producer_port);
       relevant_[stream] = 1;
-      if (batch_node_of_[l] < 0) routes_[stream].push_back(Target{l, k});  // batch nodes get theirs in bulk
+      if (batch_node_of_[l] < 0) routes[stream].push_back(Target{l, k});  // batch nodes get theirs in bulk
     }
   }
   for (size_t s = 0; s < relevant_.size(); ++s)
     if (exported_[s]) relevant_[s] = 1;
   // Market-simulating nodes see each event first: the exchange moves before the strategy looks.
-  for (auto& r : routes_)
+  for (auto& r : routes)
     std::stable_sort(r.begin(), r.end(), [&](const Target& a, const Target& b) {
       return nodes_[a.local]->type->simulates_market() > nodes_[b.local]->type->simulates_market();
     });
+  // Flattened for route(), which every event takes: one record per stream, its targets side by side.
+  stream_routes_.resize(routes.size());
+  for (size_t s = 0; s < routes.size(); ++s) {
+    stream_routes_[s] = StreamRoute{static_cast<uint32_t>(targets_.size()), static_cast<uint32_t>(routes[s].size()), exported_[s] != 0};
+    targets_.insert(targets_.end(), routes[s].begin(), routes[s].end());
+  }
   // Account snapshots go to every node upstream of an executor along order connections.
   for (uint32_t l = 0; l < nodes_.size(); ++l) {
     std::vector<uint32_t> todo{nodes_[l]->index};
@@ -289,18 +301,19 @@ const qf_event* Stage::input(NodeRuntime& node, uint32_t slot) {
 // still reach every node before anything emitted in the cycle does (that is queued), so the
 // order is the same as queueing them, without the queue.
 [[gnu::always_inline]] inline void Stage::route(const qf_event* e, bool now) {
-  if (exported_[e->stream]) out_->push_back(*e);
-  for (const Target& t : routes_[e->stream]) {
-    LocalNode& n = local_[t.local];
+  const StreamRoute& r = stream_routes_[e->stream];
+  if (r.exported) out_->push_back(*e);
+  for (const Target *t = targets_.data() + r.first, *end = t + r.count; t != end; ++t) {
+    LocalNode& n = local_[t->local];
     if (n.has_on_event) {
       if (now)
-        deliver(n, t.slot, e);
+        deliver(n, t->slot, e);
       else
-        queue_.push_back(Delivery{t.local, t.slot, e});
+        queue_.push_back(Delivery{t->local, t->slot, e});
     } else {
       // Only on_cycle will look, through input(): record it now, in the same order.
-      n.current[t.slot] = e;
-      n.current_cycle[t.slot] = cycle_;
+      n.current[t->slot] = e;
+      n.current_cycle[t->slot] = cycle_;
       n.dirty = true;
       ++n.rt->events_in;
     }

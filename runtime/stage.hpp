@@ -145,18 +145,22 @@ class Stage final : public EventRouter {
     qf_event* push(const qf_event& e);
     // Room for one event, to be written in place; it stays put until reset.
     qf_event* alloc() {
-      if (used_ == chunks_.size() * kChunk) [[unlikely]]
-        chunks_.push_back(std::make_unique<qf_event[]>(kChunk));
-      qf_event* p = &chunks_[used_ / kChunk][used_ % kChunk];
-      ++used_;
-      return p;
+      if (next_ == end_) [[unlikely]]
+        next_chunk();
+      return next_++;
     }
-    void reset() { used_ = 0; }
+    void reset() {
+      chunk_ = 0;
+      next_ = end_ = nullptr;
+    }
 
    private:
+    void next_chunk();
     static constexpr size_t kChunk = 256;
     std::vector<std::unique_ptr<qf_event[]>> chunks_;
-    size_t used_ = 0;
+    size_t chunk_ = 0;  // chunks in use
+    qf_event* next_ = nullptr;
+    qf_event* end_ = nullptr;
   };
 
   struct BatchNode {
@@ -207,7 +211,12 @@ class Stage final : public EventRouter {
   std::vector<NodeRuntime*> nodes_;
   std::vector<LocalNode> local_;
   std::vector<int32_t> local_of_;          // graph node index → local index, -1 if elsewhere
-  std::vector<std::vector<Target>> routes_;  // per stream id
+  struct StreamRoute {
+    uint32_t first, count;  // its targets in targets_
+    bool exported;
+  };
+  std::vector<StreamRoute> stream_routes_;  // per stream id: its targets in targets_, side by side
+  std::vector<Target> targets_;
   std::vector<uint8_t> exported_;            // per stream id (bytes: tested on every event)
   std::vector<uint8_t> relevant_;            // per stream id: exported, routed or feeding a batch node
   std::vector<BatchNode> batch_nodes_;       // topological order
