@@ -89,71 +89,61 @@ struct Batch {
   }
   bool empty() const { return events.empty() && !has_lanes(); }
 
-  // Calls f(first, last) for each cycle's events, in order: [first, last) are pointers to the
-  // batch's events, or to events made from its value answers, kept in `scratch` until the
-  // next call.
-  struct Scratch {
-    std::vector<const qf_event*> cycle;
-    std::vector<qf_event> made;
-    std::vector<size_t> cursor;  // per lane
-    std::vector<uint64_t> head;
+  // Where a walk stands in one lane.
+  struct LaneCursor {
+    const ValueAnswer* value;
+    const ValueAnswer* values_end;
+    const qf_event* event;
+    const qf_event* events_end;
+    uint64_t head;  // the seq of the lane's next answer
+    uint64_t head_seq() const {
+      return value != values_end ? value->seq : event != events_end ? event->seq : UINT64_MAX;
+    }
   };
-  template <class F>
-  void for_each_cycle(Scratch& scratch, F&& f) const;
+  // Walks the batch cycle by cycle, in cycle order: for each cycle, on_event(const qf_event&)
+  // or on_value(const ValueAnswer&) for each of its events, then end_cycle(), which returns
+  // false to stop. `cursors` is the caller's, to keep its capacity between batches.
+  template <class OnEvent, class OnValue, class EndCycle>
+  void walk_cycles(std::vector<LaneCursor>& cursors, OnEvent&& on_event, OnValue&& on_value, EndCycle&& end_cycle) const;
   // The batch as one sequence of events in cycle order.
   void append_in_cycle_order(std::vector<qf_event>& to) const {
-    Scratch scratch;
-    for_each_cycle(scratch, [&](const qf_event* const* first, const qf_event* const* last) {
-      for (; first != last; ++first) to.push_back(**first);
-    });
+    std::vector<LaneCursor> cursors;
+    walk_cycles(
+        cursors, [&](const qf_event& e) { to.push_back(e); }, [&](const ValueAnswer& v) { v.write(to.emplace_back()); },
+        [] { return true; });
   }
 };
 
-template <class F>
-void Batch::for_each_cycle(Scratch& scratch, F&& f) const {
+template <class OnEvent, class OnValue, class EndCycle>
+void Batch::walk_cycles(std::vector<LaneCursor>& cursors, OnEvent&& on_event, OnValue&& on_value, EndCycle&& end_cycle) const {
   constexpr uint64_t kNone = UINT64_MAX;  // no seq gets this far
+  const qf_event* next = events.data();
+  const qf_event* const events_end = next + events.size();
   const size_t n = lanes.size();
-  std::vector<size_t>& cursor = scratch.cursor;
-  std::vector<uint64_t>& head = scratch.head;  // the seq of each lane's next answer
-  cursor.assign(n, 0);
-  head.resize(n);
-  auto seq_at = [&](size_t k) -> uint64_t {
+  cursors.resize(n);
+  for (size_t k = 0; k < n; ++k) {
     const Lane& lane = lanes[k];
-    if (cursor[k] < lane.values.size()) return lane.values[cursor[k]].seq;
-    if (cursor[k] < lane.events.size()) return lane.events[cursor[k]].seq;
-    return kNone;
-  };
-  for (size_t k = 0; k < n; ++k) head[k] = seq_at(k);
-  std::vector<const qf_event*>& cycle = scratch.cycle;
-  size_t next = 0;
+    LaneCursor& c = cursors[k];
+    c.value = lane.values.data();
+    c.values_end = c.value + lane.values.size();
+    c.event = lane.events.data();
+    c.events_end = c.event + lane.events.size();
+    c.head = c.head_seq();
+  }
+  LaneCursor* const cursor = cursors.data();
   for (;;) {
-    uint64_t seq = next < events.size() ? events[next].seq : kNone;
-    for (size_t k = 0; k < n; ++k) seq = std::min(seq, head[k]);
+    uint64_t seq = next != events_end ? next->seq : kNone;
+    for (size_t k = 0; k < n; ++k) seq = std::min(seq, cursor[k].head);
     if (seq == kNone) return;
-    cycle.clear();
-    scratch.made.clear();
-    for (; next < events.size() && events[next].seq == seq; ++next) cycle.push_back(&events[next]);
-    const size_t from_lanes = cycle.size();
+    for (; next != events_end && next->seq == seq; ++next) on_event(*next);
     for (size_t k = 0; k < n; ++k) {
-      if (head[k] != seq) continue;
-      const Lane& lane = lanes[k];
-      size_t& c = cursor[k];
-      if (!lane.values.empty()) {
-        for (; c < lane.values.size() && lane.values[c].seq == seq; ++c) {
-          lane.values[c].write(scratch.made.emplace_back());
-          cycle.push_back(nullptr);  // pointed at once `made` has stopped moving
-        }
-      } else {
-        for (; c < lane.events.size() && lane.events[c].seq == seq; ++c) cycle.push_back(&lane.events[c]);
-      }
-      head[k] = seq_at(k);
+      LaneCursor& c = cursor[k];
+      if (c.head != seq) continue;
+      for (; c.value != c.values_end && c.value->seq == seq; ++c.value) on_value(*c.value);
+      for (; c.event != c.events_end && c.event->seq == seq; ++c.event) on_event(*c.event);
+      c.head = c.head_seq();
     }
-    if (!scratch.made.empty()) {
-      const qf_event* made = scratch.made.data();
-      for (size_t i = from_lanes; i < cycle.size(); ++i)
-        if (!cycle[i]) cycle[i] = made++;
-    }
-    f(cycle.data(), cycle.data() + cycle.size());
+    if (!end_cycle()) return;
   }
 }
 

@@ -584,57 +584,37 @@ void Stage::run_cycles(const Batch& in) {
   }
 }
 
-// The cycles of a batch with lanes: each cycle's input events, then each lane's answers with
-// that seq, lane by lane (Batch's order). Values are made into events only if read here, in
-// the arena, where they stay put for the cycle. Twenty values a bar pass through here: the
-// lanes are walked with plain pointers and the delivery is inlined.
+// The cycles of a batch with lanes, in Batch's order. Values are made into events only if read
+// here, in the arena, where they stay put for the cycle. Twenty values a bar pass through here:
+// the delivery is inlined.
 void Stage::run_lane_cycles(const Batch& in) {
-  constexpr uint64_t kNone = UINT64_MAX;  // no seq gets this far
-  const qf_event* next = in.events.data();
-  const qf_event* const events_end = next + in.events.size();
-  const size_t lanes = in.lanes.size();
-  lane_at_.resize(lanes);
-  for (size_t k = 0; k < lanes; ++k) {
-    const Lane& lane = in.lanes[k];
-    LaneCursor& c = lane_at_[k];
-    c.value = lane.values.data();
-    c.values_end = c.value + lane.values.size();
-    c.event = lane.events.data();
-    c.events_end = c.event + lane.events.size();
-    c.head = c.head_seq();
-  }
-  LaneCursor* const cursors = lane_at_.data();
   const uint8_t* const relevant = relevant_.data();
-  while (!failed()) {
-    uint64_t seq = next != events_end ? next->seq : kNone;
-    for (size_t k = 0; k < lanes; ++k) seq = std::min(seq, cursors[k].head);
-    if (seq == kNone) return;
-    bool begun = false, now = true;
-    auto take = [&](const qf_event* e) __attribute__((always_inline)) {
-      if (!begun) [[unlikely]] {
-        begin_cycle(*e);
-        begun = true;
-        now = queue_.empty();  // else the kill switch's orders go first, queued
-      }
-      route(e, now);
-    };
-    for (; next != events_end && next->seq == seq; ++next)
-      if (relevant[next->stream]) take(next);
-    for (size_t k = 0; k < lanes; ++k) {
-      LaneCursor& c = cursors[k];
-      if (c.head != seq) continue;
-      for (; c.value != c.values_end && c.value->seq == seq; ++c.value) {
-        if (!relevant[c.value->stream]) continue;
-        qf_event* e = arena_.alloc();
-        c.value->write(*e);
-        take(e);
-      }
-      for (; c.event != c.events_end && c.event->seq == seq; ++c.event)
-        if (relevant[c.event->stream]) take(c.event);
-      c.head = c.head_seq();
+  bool begun = false, now = true;
+  auto take = [&](const qf_event* e) __attribute__((always_inline)) {
+    if (!begun) [[unlikely]] {
+      begin_cycle(*e);
+      begun = true;
+      now = queue_.empty();  // else the kill switch's orders go first, queued
     }
-    if (begun) end_cycle();
-  }
+    route(e, now);
+  };
+  if (failed()) return;
+  in.walk_cycles(
+      lane_cursors_,
+      [&](const qf_event& e) __attribute__((always_inline)) {
+        if (relevant[e.stream]) take(&e);
+      },
+      [&](const ValueAnswer& v) __attribute__((always_inline)) {
+        if (!relevant[v.stream]) return;
+        qf_event* e = arena_.alloc();
+        v.write(*e);
+        take(e);
+      },
+      [&] {
+        if (begun) end_cycle();
+        begun = false;
+        return !failed();
+      });
 }
 
 bool Stage::finish(std::vector<qf_event>& out) {

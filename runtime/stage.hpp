@@ -221,18 +221,7 @@ class Stage final : public EventRouter {
   std::vector<uint8_t> relevant_;            // per stream id: exported, routed or feeding a batch node
   std::vector<BatchNode> batch_nodes_;       // topological order
   std::vector<int32_t> batch_node_of_;       // local index → index in batch_nodes_, -1 if none
-  // Where run_lane_cycles stands in one lane of its input batch.
-  struct LaneCursor {
-    const ValueAnswer* value;
-    const ValueAnswer* values_end;
-    const qf_event* event;
-    const qf_event* events_end;
-    uint64_t head;  // the seq of the lane's next answer
-    uint64_t head_seq() const {
-      return value != values_end ? value->seq : event != events_end ? event->seq : UINT64_MAX;
-    }
-  };
-  std::vector<LaneCursor> lane_at_;          // per lane of the input batch
+  std::vector<Batch::LaneCursor> lane_cursors_;  // run_lane_cycles' place in each lane of its input
   std::vector<qf_event> flat_;               // an input batch with lanes, for batch nodes
   std::vector<uint64_t> input_seqs_;         // the seqs of the batch batch nodes are reading
   bool only_batch_nodes_ = false;            // no cycles to run: inputs and answers are merged
