@@ -54,6 +54,20 @@ Rows textbook(const std::vector<qf_event>& bars, size_t fk, size_t sk, size_t sd
   return out;
 }
 
+// Bar 50 of ORCL gets a range beyond the largest double: slow %K is NaN at `nan_row`, inside the
+// windows that hold it, and equals the textbook loops once bar 50 has left all three windows.
+void check_overflow_recovery(int fk, int sk, int sd, size_t count, size_t nan_row) {
+  auto bars = load_bars(data("orcl_1995_2014_daily_yahoo.csv"), 1, count);
+  bars[50].u.bar.high = 1e308;
+  bars[50].u.bar.low = -1e308;
+  auto h = stoch(fk, sk, sd);
+  const Rows rows = run(h, bars, 2);
+  const Rows want = textbook(bars, static_cast<size_t>(fk), static_cast<size_t>(sk), static_cast<size_t>(sd));
+  CHECK(std::isnan((*rows[nan_row])[0]));
+  for (size_t i = 50 + static_cast<size_t>(fk + sk + sd - 3) + 1; i < bars.size(); ++i)
+    for (size_t k = 0; k < 2; ++k) CHECK((*rows[i])[k] == Approx((*want[i])[k]).epsilon(1e-12).margin(1e-12));
+}
+
 }  // namespace
 
 TEST_CASE("indicator.stoch: hand-worked values, first value at index (fk-1)+(sk-1)+(sd-1)") {
@@ -99,15 +113,7 @@ TEST_CASE("indicator.stoch: a window with no range gives fast %K 0, non-finite b
 
 TEST_CASE("indicator.stoch: recovers once a bar whose range overflows has left the windows") {
   // HH - LL beyond the largest double makes one fast %K NaN; the running sums must not keep it.
-  auto bars = load_bars(data("orcl_1995_2014_daily_yahoo.csv"), 1, 200);
-  bars[50].u.bar.high = 1e308;
-  bars[50].u.bar.low = -1e308;
-  auto h = stoch(14, 3, 3);
-  const Rows rows = run(h, bars, 2);
-  const Rows want = textbook(bars, 14, 3, 3);
-  CHECK(std::isnan((*rows[55])[0]));
-  for (size_t i = 50 + 13 + 2 + 2 + 1; i < bars.size(); ++i)
-    for (size_t k = 0; k < 2; ++k) CHECK((*rows[i])[k] == Approx((*want[i])[k]).epsilon(1e-12).margin(1e-12));
+  check_overflow_recovery(14, 3, 3, 200, 55);
 }
 
 TEST_CASE("indicator.stoch: equals the textbook loops on ORCL daily and BTC minute bars") {
@@ -168,15 +174,7 @@ TEST_CASE("indicator.stoch with averages over more than 8 values (running sums):
     check_rows(rows, textbook(bars, static_cast<size_t>(fk), static_cast<size_t>(sk), static_cast<size_t>(sd)), 1e-9);
   }
   // A range beyond the largest double makes one fast %K NaN: the running sums recover.
-  auto bad = load_bars(data("orcl_1995_2014_daily_yahoo.csv"), 1, 400);
-  bad[50].u.bar.high = 1e308;
-  bad[50].u.bar.low = -1e308;
-  auto h = stoch(14, 10, 12);
-  const Rows rows = run(h, bad, 2);
-  const Rows want = textbook(bad, 14, 10, 12);
-  CHECK(std::isnan((*rows[70])[0]));
-  for (size_t i = 50 + 13 + 9 + 11 + 1; i < bad.size(); ++i)
-    for (size_t k = 0; k < 2; ++k) CHECK((*rows[i])[k] == Approx((*want[i])[k]).epsilon(1e-12).margin(1e-12));
+  check_overflow_recovery(14, 10, 12, 400, 70);
 
   const auto both = interleave(load_bars(data("binance_spot_btcusdt_1m_2024q4.csv"), 1, 400),
                                load_bars(data("binance_spot_ethusdt_1m_2024q4.csv"), 2, 400));
