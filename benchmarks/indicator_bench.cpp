@@ -56,6 +56,7 @@
 #include <map>
 #include <memory>
 #include <numbers>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -1125,6 +1126,16 @@ class ValueCount {
     Tally& t = tallies_[slot];
     ++t.count;
     t.sum += ev.u.value.value;
+  }
+  // The same, for many events at once (abi.h, 10): what the runtime uses when the sink is alone
+  // in its stage; on_event serves `engine.vectorize: false`.
+  void on_events(qflow::Context&, std::span<const uint32_t> slots, std::span<const qf_event> events) {
+    Tally* const tallies = tallies_.data();
+    for (size_t i = 0; i < events.size(); ++i) {
+      Tally& t = tallies[slots[i]];
+      ++t.count;
+      t.sum += events[i].u.value.value;
+    }
   }
   void stop(qflow::Context&) { g_tallies = tallies_; }
 

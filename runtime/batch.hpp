@@ -6,6 +6,7 @@
 #include <qflow/abi.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -59,6 +60,13 @@ struct ValueAnswer {
     return e;
   }
 };
+
+// emit_values copies a node's answers whole, then puts the stream where the port was.
+static_assert(sizeof(ValueAnswer) == sizeof(qf_value_answer) && offsetof(ValueAnswer, seq) == offsetof(qf_value_answer, seq) &&
+              offsetof(ValueAnswer, time_ns) == offsetof(qf_value_answer, time_ns) &&
+              offsetof(ValueAnswer, value) == offsetof(qf_value_answer, value) &&
+              offsetof(ValueAnswer, symbol) == offsetof(qf_value_answer, symbol) &&
+              offsetof(ValueAnswer, stream) == offsetof(qf_value_answer, port));
 
 // One node's answers to a batch, in seq order: as events, or as values when every output of
 // the node carries values only.

@@ -36,7 +36,10 @@ Stage::Stage(std::string name, const Graph& graph, std::vector<NodeRuntime*> nod
     ln.rt = rt;
     ln.current.assign(rt->def->slots.size(), nullptr);
     ln.current_cycle.assign(rt->def->slots.size(), 0);
-    ln.has_on_event = rt->vt().on_event != nullptr;
+    const qf_node_vtable& vt = rt->vt();
+    const bool on_events = QF_VTABLE_HAS(&vt, on_events) && vt.on_events;
+    ln.has_on_event = vt.on_event != nullptr || on_events;
+    ln.only_on_events = vt.on_event == nullptr && on_events;
     local_.push_back(std::move(ln));
   }
   // Batch nodes, in topological order: their input comes from outside or from another one.
@@ -56,6 +59,18 @@ Stage::Stage(std::string name, const Graph& graph, std::vector<NodeRuntime*> nod
     batch_nodes_.push_back(std::move(bn));
   }
   only_batch_nodes_ = !batch_nodes_.empty() && batch_nodes_.size() == nodes_.size();
+  // A sink taking many events at once, alone here: nothing else in the stage can tell when it
+  // got them, as it emits nothing and has no cycle callback.
+  if (vectorize && nodes_.size() == 1 && batch_nodes_.empty()) {
+    const NodeRuntime& rt = *nodes_[0];
+    const qf_node_vtable& vt = rt.vt();
+    bulk_ = QF_VTABLE_HAS(&vt, on_events) && vt.on_events && !vt.on_cycle && !vt.on_feedback &&
+            !rt.type->simulates_market() && rt.type->outputs.empty();
+    if (bulk_) {
+      bulk_events_.resize(kBulk);
+      bulk_slots_.resize(kBulk);
+    }
+  }
   // Answers travel compact when they can only be values and no node of the stage reads them.
   for (BatchNode& bn : batch_nodes_) {
     const NodeRuntime& rt = *nodes_[bn.local];
@@ -186,28 +201,49 @@ void Stage::emit_values(NodeRuntime& node, const qf_value_answer* answers, uint3
   BatchNode& bn = *collector;
   const uint32_t ports_declared = static_cast<uint32_t>(node.type->outputs.size());
   const uint32_t base = graph_.stream(node.index, 0);
-  const size_t first = bn.answers.size();
-  bn.answers.resize(first + count);
-  ValueAnswer* out = bn.answers.data() + first;
-  // The cursor in locals: the stores to `out` could alias the node's members.
+  // The cursor in locals: the stores to `out` could alias the node's members. It names an input
+  // (at < in_count) throughout, and only moves on to a matching one.
   size_t at = bn.in_at;
   const size_t in_count = bn.in_count;
   const uint64_t* const in_seq = bn.in_seq;
+  if (at >= in_count) [[unlikely]] {  // answered past its last input before: already refused
+    if (count != 0) collect(bn, node, answers[0].port, make_value(answers[0]));
+    return;
+  }
+  const size_t first = bn.answers.size();
+  bn.answers.resize(first + count);
+  ValueAnswer* out = bn.answers.data() + first;
   for (uint32_t i = 0; i < count; ++i) {
     const qf_value_answer& a = answers[i];
     const uint64_t seq = a.seq;
-    while (at < in_count && in_seq[at] < seq) ++at;
-    if (a.port >= ports_declared || at == in_count || in_seq[at] != seq) [[unlikely]] {
-      bn.in_at = at;
-      bn.answers.resize(first + i);
-      node.events_out += i;
-      collect(bn, node, a.port, make_value(a));  // says what is wrong
+    if (in_seq[at] != seq) {  // an answer to a later input than the last one (or a bad seq)
+      do ++at;
+      while (at < in_count && in_seq[at] < seq);
+      if (at == in_count || in_seq[at] != seq) [[unlikely]] {
+        refuse_answers(bn, node, first, i, at, a);
+        return;
+      }
+    }
+    if (a.port >= ports_declared) [[unlikely]] {
+      refuse_answers(bn, node, first, i, at, a);
       return;
     }
-    out[i] = ValueAnswer(seq, a.time_ns != 0 ? a.time_ns : bn.in[at].time_ns, a.value, a.symbol, base + a.port);
+    // The same layout but for the stream in place of the port: copied whole, then completed.
+    std::memcpy(static_cast<void*>(&out[i]), &a, sizeof a);
+    out[i].stream = base + a.port;
+    if (a.time_ns == 0) out[i].time_ns = bn.in[at].time_ns;
   }
   bn.in_at = at;
   node.events_out += count;
+}
+
+// emit_values met a bad answer, `bad`, after `good` good ones: those stay, and collect, from
+// the cursor `at`, says what is wrong with it.
+void Stage::refuse_answers(BatchNode& bn, NodeRuntime& node, size_t first, uint32_t good, size_t at, const qf_value_answer& bad) {
+  bn.answers.resize(first + good);
+  node.events_out += good;
+  bn.in_at = at;  // where the good ones left the cursor (or past the last input)
+  collect(bn, node, bad.port, make_value(bad));
 }
 
 void Stage::emit(NodeRuntime& node, uint32_t port, const qf_event& ev) {
@@ -327,6 +363,10 @@ const qf_event* Stage::input(NodeRuntime& node, uint32_t slot) {
   n.current_cycle[slot] = cycle_;
   n.dirty = true;
   ++rt.events_in;
+  if (n.only_on_events) [[unlikely]] {
+    check(n, timed(rt, [&] { return rt.vt().on_events(rt.instance.self, &rt.ctx, &slot, ev, 1); }), "on_events");
+    return;
+  }
   check(n, timed(rt, [&] { return rt.vt().on_event(rt.instance.self, &rt.ctx, slot, ev); }), "on_event");
 }
 
@@ -556,6 +596,10 @@ bool Stage::process(const Batch& in, Batch& out) {
     if (!failed()) hand_on_lanes(in, out);
     return !failed();
   }
+  if (bulk_) {
+    run_bulk(in);
+    return !failed();
+  }
   run_cycles(in);
   for (const BatchNode& bn : batch_nodes_)
     if (bn.cursor != bn.outputs.size() && !failed())
@@ -615,6 +659,68 @@ void Stage::run_lane_cycles(const Batch& in) {
         begun = false;
         return !failed();
       });
+}
+
+// The batch for a node taking many events at once: every event it subscribes to, in cycle order
+// (with lanes, values made into events here), gathered and handed over kBulk at a time. Cycles
+// are still counted and timed, for now() and the run's figures; the node has no on_cycle.
+void Stage::run_bulk(const Batch& in) {
+  if (local_[0].failed) return;
+  const StreamRoute* const routes = stream_routes_.data();
+  const Target* const targets = targets_.data();
+  qf_event* const events = bulk_events_.data();
+  uint32_t* const slots = bulk_slots_.data();
+  uint32_t count = 0;
+  bool begun = false;
+  // Room for one more event, handing over what is gathered when full. The cycle of the events
+  // handed over is the current one: the next cycle begins after its first event is written.
+  auto room = [&]() __attribute__((always_inline)) {
+    if (count == kBulk) [[unlikely]] {
+      hand_over_bulk(count);
+      count = 0;
+    }
+  };
+  auto begin = [&](const qf_event& first) __attribute__((always_inline)) {
+    if (!begun) [[unlikely]] {
+      begin_cycle(first);
+      begun = true;
+    }
+  };
+  in.walk_cycles(
+      lane_cursors_,
+      [&](const qf_event& e) __attribute__((always_inline)) {
+        const StreamRoute& r = routes[e.stream];
+        for (uint32_t k = 0; k < r.count; ++k) {
+          room();
+          events[count] = e;
+          slots[count++] = targets[r.first + k].slot;
+          begin(e);
+        }
+      },
+      [&](const ValueAnswer& v) __attribute__((always_inline)) {
+        const StreamRoute& r = routes[v.stream];
+        for (uint32_t k = 0; k < r.count; ++k) {
+          room();
+          qf_event& e = events[count];
+          v.write(e);
+          slots[count++] = targets[r.first + k].slot;
+          begin(e);
+        }
+      },
+      [&] {
+        begun = false;
+        return !failed();
+      });
+  if (count != 0) hand_over_bulk(count);
+}
+
+void Stage::hand_over_bulk(uint32_t count) {
+  LocalNode& n = local_[0];
+  if (n.failed) return;
+  NodeRuntime& rt = *n.rt;
+  rt.events_in += count;
+  check(n, timed(rt, [&] { return rt.vt().on_events(rt.instance.self, &rt.ctx, bulk_slots_.data(), bulk_events_.data(), count); }),
+        "on_events");
 }
 
 bool Stage::finish(std::vector<qf_event>& out) {

@@ -17,6 +17,9 @@
 // A stage of such nodes only runs no cycles: it hands their answers on as lanes of its output
 // batch, as written, and the stage downstream delivers them in the cycle of their input.
 //
+// A stage holding one node that takes many events at once (on_events, abi.h 10: a sink) gathers
+// what the node receives from a batch, in cycle order, and hands it over kBulk events at a time.
+//
 // A stage is used by one thread at a time (TBB serial function node); it holds no locks. Its
 // batch nodes reading the stage's input may run their batches in parallel: each touches only
 // its own node and BatchNode, and their facts are recorded from their answers afterwards.
@@ -137,6 +140,7 @@ class Stage final : public EventRouter {
     bool dirty = false;
     bool failed = false;
     bool has_on_event = false;  // without it, a delivery only records the slot: no queueing
+    bool only_on_events = false;  // has on_events but no on_event: gets one event at a time through it
   };
 
   // Stable storage for events emitted during one cycle.
@@ -187,11 +191,14 @@ class Stage final : public EventRouter {
 
   BatchNode* collecting(const NodeRuntime& node);
   bool collect(BatchNode& bn, NodeRuntime& node, uint32_t port, const qf_event& ev);
+  void refuse_answers(BatchNode& bn, NodeRuntime& node, size_t first, uint32_t good, size_t at, const qf_value_answer& bad);
   void run_batch_nodes(const Batch& in);
   void hand_on_lanes(const Batch& in, Batch& out);
   void inject_batch_outputs();
   void run_cycles(const Batch& in);
   void run_lane_cycles(const Batch& in);
+  void run_bulk(const Batch& in);
+  void hand_over_bulk(uint32_t count);
   void begin_cycle(const qf_event& first);
   void end_cycle();
   void route(const qf_event* e, bool now = false);
@@ -225,6 +232,11 @@ class Stage final : public EventRouter {
   std::vector<qf_event> flat_;               // an input batch with lanes, for batch nodes
   std::vector<uint64_t> input_seqs_;         // the seqs of the batch batch nodes are reading
   bool only_batch_nodes_ = false;            // no cycles to run: inputs and answers are merged
+  // The stage's one node takes its events in bulk (run_bulk): gathered here, kBulk at most.
+  static constexpr uint32_t kBulk = 256;
+  bool bulk_ = false;
+  std::vector<qf_event> bulk_events_;
+  std::vector<uint32_t> bulk_slots_;
   const Graph& graph_;
   std::vector<Delivery> queue_;
   size_t head_ = 0;

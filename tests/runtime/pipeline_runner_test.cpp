@@ -48,7 +48,80 @@ uint64_t traced(const fs::path& out, const std::string& id) {
   return trace;
 }
 
+// What a test.count_bulk sink wrote at stop, after test.count's four numbers: {on_events
+// calls, most events in one call, calls where now() was not the last event's time, input()
+// answers naming an event}; {-1, -1, -1, -1} when it did not write.
+std::array<int64_t, 4> bulk_calls(const fs::path& out, const std::string& id) {
+  std::ifstream in(out / (id + ".count"));
+  int64_t skip;
+  uint64_t trace;
+  std::array<int64_t, 4> v{-1, -1, -1, -1};
+  in >> skip >> skip >> skip >> trace >> v[0] >> v[1] >> v[2] >> v[3];
+  return v;
+}
+
 }  // namespace
+
+TEST_CASE("runner: a sink taking events many at once gets what on_event would, in the same order") {
+  // `bulk` reads lanes of the batch stage (values made into events by the host) and a source;
+  // `passed_bulk` reads a compute stage's events. Each has a test.count twin taking one event
+  // per call; the traces must match, and the bulk ones must have come a few hundred at a time.
+  const std::string nodes =
+      "  - {id: bars, type: test.bars, params: {count: 1000}}\n"
+      "  - {id: b, type: test.batch_answers, inputs: bars}\n"
+      "  - {id: c, type: test.batch_answers, inputs: bars}\n"
+      "  - {id: pass, type: test.pass, inputs: bars}\n"
+      "  - {id: one, type: test.count, inputs: [b.negated, bars, c, b.value]}\n"
+      "  - {id: bulk, type: test.count_bulk, inputs: [b.negated, bars, c, b.value]}\n"
+      "  - {id: passed, type: test.count, inputs: pass}\n"
+      "  - {id: passed_bulk, type: test.count_bulk, inputs: pass}\n";
+  const auto serial = run("bulk_serial", nodes, "engine: {vectorize: false}\n");
+  INFO(serial.result.error);
+  REQUIRE(serial.result.status == qflow::RunResult::Status::ok);
+  CHECK(counted(serial.out, "bulk") == std::array<int64_t, 3>{5000, 1, 1});
+  CHECK(traced(serial.out, "bulk") == traced(serial.out, "one"));
+  CHECK(traced(serial.out, "passed_bulk") == traced(serial.out, "passed"));
+  // Event by event, a node with only on_events gets each event alone.
+  CHECK(bulk_calls(serial.out, "bulk")[0] == 5000);
+  CHECK(bulk_calls(serial.out, "bulk")[1] == 1);
+  CHECK(bulk_calls(serial.out, "bulk")[2] == 0);
+  for (const int batch : {1, 7, 64, 4096}) {
+    INFO("batch_size " << batch);
+    const auto r = run("bulk_" + std::to_string(batch), nodes, "engine: {batch_size: " + std::to_string(batch) + "}\n");
+    INFO(r.result.error);
+    REQUIRE(r.result.status == qflow::RunResult::Status::ok);
+    CHECK(counted(r.out, "bulk") == std::array<int64_t, 3>{5000, 1, 1});
+    CHECK(traced(r.out, "bulk") == traced(serial.out, "one"));
+    CHECK(counted(r.out, "passed_bulk") == std::array<int64_t, 3>{1000, 1, 1});
+    CHECK(traced(r.out, "passed_bulk") == traced(serial.out, "passed"));
+    for (const std::string id : {"bulk", "passed_bulk"}) {
+      INFO(id);
+      const auto calls = bulk_calls(r.out, id);
+      const int64_t per_bar = id == "bulk" ? 5 : 1, events = 1000 * per_bar;
+      // A batch's events at most, and never more than the host's 256 at once.
+      CHECK(calls[1] == std::min<int64_t>(256, per_bar * batch));
+      CHECK(calls[0] >= (events + 255) / 256);
+      CHECK(calls[0] <= events / std::min<int64_t>(per_bar * batch, 256) + 1000 / batch + 1);
+      CHECK(calls[2] == 0);  // now() is the time of the last event's cycle
+      CHECK(calls[3] == 0);  // input() names nothing during on_events
+    }
+  }
+}
+
+TEST_CASE("runner: a sink failing in on_events fails the run, naming it and the callback") {
+  for (const std::string engine : {"engine: {vectorize: false}\n", "engine: {batch_size: 512}\n"}) {
+    INFO(engine);
+    const auto r = run("bulk_fail",
+                       "  - {id: bars, type: test.bars, params: {count: 1000}}\n"
+                       "  - {id: bulk, type: test.count_bulk, inputs: bars, params: {fail_at: 300}}\n"
+                       "  - {id: other, type: test.count, inputs: bars}\n",
+                       engine);
+    CHECK(r.result.status == qflow::RunResult::Status::failed);
+    CHECK(r.result.error == "node 'bulk' (test.count_bulk) failed in on_events: failing at event 300");
+    CHECK(counted(r.out, "bulk")[0] == -1);  // a failed node is not stopped
+    CHECK(counted(r.out, "other")[1] == 1);  // the other sink still is
+  }
+}
 
 TEST_CASE("runner: batch answers handed on as lanes arrive as they would event by event") {
   // b answers from on_batch through emit_many; its answers travel as a lane of the batch stage's
@@ -79,7 +152,7 @@ TEST_CASE("runner: batch answers handed on as lanes arrive as they would event b
 }
 
 TEST_CASE("runner: a batch node answering a seq none of its inputs has fails the run clearly") {
-  for (const std::string how : {"seq", "order"})
+  for (const std::string how : {"seq", "order", "back"})
     for (const std::string facts : {"true", "false"}) {
       INFO(how << ", facts " << facts);
       const auto r = run("batch_" + how + facts,
@@ -92,6 +165,20 @@ TEST_CASE("runner: a batch node answering a seq none of its inputs has fails the
       CHECK(r.result.error.find("which is none of its inputs' or comes after a later one's") != std::string::npos);
       CHECK(counted(r.out, "sink") == std::array<int64_t, 3>{0, 1, 1});  // the first batch already failed
     }
+}
+
+TEST_CASE("runner: a batch node answering on an undeclared port fails the run clearly") {
+  for (const std::string facts : {"true", "false"}) {
+    INFO("facts " << facts);
+    const auto r = run("batch_port" + facts,
+                       "  - {id: bars, type: test.bars, params: {count: 100}}\n"
+                       "  - {id: b, type: test.batch_answers, inputs: bars, params: {how: port}}\n"
+                       "  - {id: sink, type: test.count, inputs: b}\n",
+                       "engine: {batch_size: 16, facts: " + facts + "}\n");
+    CHECK(r.result.status == qflow::RunResult::Status::failed);
+    CHECK(r.result.error == "node 'b' (test.batch_answers) broke the node contract in on_batch: emitted on output port 7 an event it does not carry");
+    CHECK(counted(r.out, "sink") == std::array<int64_t, 3>{0, 1, 1});
+  }
 }
 
 TEST_CASE("runner: what a node emits at stop reaches the on_cycle of the nodes after it in its stage") {

@@ -294,10 +294,13 @@ std::vector<Output> NodeHarness::cycle(const std::vector<std::pair<uint32_t, qf_
     h.current[slot].seq = h.seq;
     h.current_seq[slot] = h.seq;
     regular = true;
-    if (h.instance.vtable->on_event) {
-      auto part = call(h, [&](qf_context* c) {
-        return h.instance.vtable->on_event(h.instance.self, c, slot, &h.current[slot]);
-      });
+    const qf_node_vtable& vt = *h.instance.vtable;
+    if (vt.on_event) {
+      auto part = call(h, [&](qf_context* c) { return vt.on_event(h.instance.self, c, slot, &h.current[slot]); });
+      out.insert(out.end(), part.begin(), part.end());
+    } else if (QF_VTABLE_HAS(&vt, on_events) && vt.on_events) {  // a node taking many at once, given one
+      const uint32_t one = slot;
+      auto part = call(h, [&](qf_context* c) { return vt.on_events(h.instance.self, c, &one, &h.current[slot], 1); });
       out.insert(out.end(), part.begin(), part.end());
     }
   }

@@ -79,6 +79,16 @@
  *     paying one call per value. A host table that ends before them (or holds NULL there, as
  *     test harnesses may) has neither: call `emit` for each event.
  *
+ * 10. Many events delivered at once (ABI 1.4, optional): `on_events` takes an array of events,
+ *     events[i] on slot slots[i], in causal order, exactly as that many calls of `on_event`
+ *     would. The array may span many cycles (each event's seq and time say which). The host
+ *     uses it for a node alone in its stage with no outputs, no on_cycle and no on_feedback (a
+ *     sink, as the planner places them): it gathers what the node receives from a batch and
+ *     hands it over a few hundred events at a time instead of paying one call per event.
+ *     During on_events, `host->now` answers for the cycle of the array's last event and
+ *     `host->input` returns NULL. Elsewhere the host calls `on_event`, or, if the node has
+ *     only on_events, on_events with one event.
+ *
  *  7. Live reload (ABI 1.1, optional; the host checks `struct_size` before using these
  *     entries). While a pipeline runs, the host may hand a node its parameters again (some
  *     changed, or a script it reads changed on disk) in two steps:
@@ -103,7 +113,7 @@ extern "C" {
 #endif
 
 #define QF_ABI_VERSION_MAJOR 1u
-#define QF_ABI_VERSION_MINOR 3u
+#define QF_ABI_VERSION_MINOR 4u
 #define QF_ABI_VERSION ((QF_ABI_VERSION_MAJOR << 16) | QF_ABI_VERSION_MINOR)
 #define QF_ABI_MAJOR(v) ((uint32_t)(v) >> 16)
 #define QF_ABI_MINOR(v) ((uint32_t)(v)&0xffffu)
@@ -440,6 +450,8 @@ typedef struct qf_node_vtable {
   void (*abort_reload)(void* self);
   /* The version running now, or NULL; valid until the next commit_reload. */
   const char* (*version)(void* self);
+  /* ---- ABI 1.4 (see 10 above); absent when struct_size ends before it, or NULL ---- */
+  int32_t (*on_events)(void* self, qf_context* ctx, const uint32_t* slots, const qf_event* events, uint32_t count);
 } qf_node_vtable;
 
 /* Whether a vtable has the entry `field` (older plugins have shorter vtables). */

@@ -7,6 +7,8 @@
 //   void on_cycle(qflow::Context&);                                  // once per cycle, inputs complete
 //   void on_feedback(qflow::Context&, const qf_event&);              // fills, order updates, account
 //   void on_batch(qflow::Context&, uint32_t slot, std::span<const qf_event>);  // many cycles at once
+//   void on_events(qflow::Context&, std::span<const uint32_t> slots,   // many events at once, as
+//                  std::span<const qf_event> events);                  //   on_event for each (abi.h, 10)
 //   qflow::SourceStatus produce(qflow::Context&, uint32_t max_events);  // sources only
 //   void stop(qflow::Context&);
 //   void save_state(qflow::StateWriter&) const;
@@ -178,6 +180,9 @@ namespace detail {
 
 template <class T> concept HasStart = requires(T& t, Context& c) { t.start(c); };
 template <class T> concept HasOnEvent = requires(T& t, Context& c, const qf_event& e) { t.on_event(c, 0u, e); };
+template <class T> concept HasOnEvents = requires(T& t, Context& c, std::span<const uint32_t> s, std::span<const qf_event> e) {
+  t.on_events(c, s, e);
+};
 template <class T> concept HasOnCycle = requires(T& t, Context& c) { t.on_cycle(c); };
 template <class T> concept HasOnFeedback = requires(T& t, Context& c, const qf_event& e) { t.on_feedback(c, e); };
 template <class T> concept HasOnBatch = requires(T& t, Context& c, std::span<const qf_event> s) { t.on_batch(c, 0u, s); };
@@ -227,6 +232,14 @@ struct Adapter {
   static int32_t on_event(void* p, qf_context* ctx, uint32_t slot, const qf_event* ev) {
     Holder<T>* h = self(p);
     return guarded(ctx, h->api, [&] { Context c(ctx, h->api); h->node.on_event(c, slot, *ev); return QF_OK; });
+  }
+  static int32_t on_events(void* p, qf_context* ctx, const uint32_t* slots, const qf_event* events, uint32_t n) {
+    Holder<T>* h = self(p);
+    return guarded(ctx, h->api, [&] {
+      Context c(ctx, h->api);
+      h->node.on_events(c, std::span<const uint32_t>(slots, n), std::span<const qf_event>(events, n));
+      return QF_OK;
+    });
   }
   static int32_t on_cycle(void* p, qf_context* ctx) {
     Holder<T>* h = self(p);
@@ -298,6 +311,7 @@ struct Adapter {
     v.destroy = &destroy;
     if constexpr (HasStart<T>) v.start = &start;
     if constexpr (HasOnEvent<T>) v.on_event = &on_event;
+    if constexpr (HasOnEvents<T>) v.on_events = &on_events;
     if constexpr (HasOnCycle<T>) v.on_cycle = &on_cycle;
     if constexpr (HasOnFeedback<T>) v.on_feedback = &on_feedback;
     if constexpr (HasOnBatch<T>) v.on_batch = &on_batch;

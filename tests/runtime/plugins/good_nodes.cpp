@@ -1,5 +1,5 @@
 // Tiny node types for the runtime's tests, built as a plugin through the SDK like any other:
-// a source emitting N bars, a pass-through, a counting sink, nodes that fail on purpose
+// a source emitting N bars, a pass-through, counting sinks (one taking events many at once), nodes that fail on purpose
 // (in create, in on_event, by breaking the emit contract), and types whose specs exercise every
 // parameter type, port flag and the describe() hook in validation tests.
 #include <qflow/sdk.hpp>
@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 
@@ -70,8 +71,23 @@ class TestPass {
   void on_event(Context& c, uint32_t, const qf_event& ev) { c.emit(0, ev); }
 };
 
-// Counts what it receives; at stop writes "<events> <started> <stopped>" to <output>/<id>.count,
-// so a test can see that a sink was stopped properly and what it got.
+// What a counting sink received, hashed in order: which slot, the time, and the value or close.
+struct Trace {
+  int64_t events = 0;
+  uint64_t hash = 0;
+  void add(uint32_t slot, const qf_event& ev) {
+    ++events;
+    double v = 0;
+    if (ev.kind == QF_KIND_VALUE) v = ev.u.value.value;
+    if (ev.kind == QF_KIND_BAR) v = ev.u.bar.close;
+    uint64_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    hash = (hash * 1'000'003u) ^ (bits + slot * 7u + static_cast<uint64_t>(ev.time_ns));
+  }
+};
+
+// Counts what it receives; at stop writes "<events> <started> <stopped> <trace>" to
+// <output>/<id>.count, so a test can see that a sink was stopped properly and what it got.
 class TestCount {
  public:
   static NodeSpec spec() {
@@ -81,27 +97,60 @@ class TestCount {
   }
   explicit TestCount(const NodeConfig& cfg) : path_(cfg.output_dir() + "/" + cfg.id() + ".count") {}
   void start(Context&) { started_ = true; }
-  // The trace hashes what arrived, in order: which slot, the time, and the value or close.
-  void on_event(Context&, uint32_t slot, const qf_event& ev) {
-    ++events_;
-    double v = 0;
-    if (ev.kind == QF_KIND_VALUE) v = ev.u.value.value;
-    if (ev.kind == QF_KIND_BAR) v = ev.u.bar.close;
-    uint64_t bits;
-    std::memcpy(&bits, &v, sizeof bits);
-    trace_ = (trace_ * 1'000'003u) ^ (bits + slot * 7u + static_cast<uint64_t>(ev.time_ns));
-  }
+  void on_event(Context&, uint32_t slot, const qf_event& ev) { trace_.add(slot, ev); }
   void stop(Context&) {
     std::ofstream out(path_);
-    out << events_ << " " << started_ << " 1 " << trace_ << "\n";
+    out << trace_.events << " " << started_ << " 1 " << trace_.hash << "\n";
     if (!out) throw std::runtime_error("cannot write " + path_);
   }
 
  private:
   std::string path_;
-  int64_t events_ = 0;
   bool started_ = false;
-  uint64_t trace_ = 0;
+  Trace trace_;
+};
+
+// test.count taking its events many at once (on_events, ABI 1.4) and having no on_event. At
+// stop it writes test.count's four numbers, then: how many on_events calls it got, the most
+// events one call held, the calls during which now() was not the time of the last event, and
+// how often input() named an event during a call. `fail_at`: throws at that event (from 1).
+class TestCountBulk {
+ public:
+  static NodeSpec spec() {
+    return NodeSpec("test.count_bulk", "sink")
+        .summary("counts events, taking them many at once")
+        .param(ParamSpec::integer("fail_at").default_value("0").min(0).doc("throw at this event; 0: never"))
+        .input("in", Kinds::any(), "anything", QF_PORT_MULTIPLE);
+  }
+  explicit TestCountBulk(const NodeConfig& cfg)
+      : path_(cfg.output_dir() + "/" + cfg.id() + ".count"), slots_(static_cast<uint32_t>(cfg.slots().size())),
+        fail_at_(cfg.params().integer("fail_at")) {}
+  void start(Context&) { started_ = true; }
+  void on_events(Context& c, std::span<const uint32_t> slots, std::span<const qf_event> events) {
+    ++calls_;
+    largest_ = std::max<int64_t>(largest_, static_cast<int64_t>(events.size()));
+    if (events.empty() || c.now() != events.back().time_ns) ++wrong_now_;
+    for (uint32_t s = 0; s < slots_; ++s)
+      if (c.input(s)) ++inputs_seen_;
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (trace_.events + 1 == fail_at_) throw std::runtime_error("failing at event " + std::to_string(fail_at_));
+      trace_.add(slots[i], events[i]);
+    }
+  }
+  void stop(Context&) {
+    std::ofstream out(path_);
+    out << trace_.events << " " << started_ << " 1 " << trace_.hash << " " << calls_ << " " << largest_ << " "
+        << wrong_now_ << " " << inputs_seen_ << "\n";
+    if (!out) throw std::runtime_error("cannot write " + path_);
+  }
+
+ private:
+  std::string path_;
+  uint32_t slots_;
+  int64_t fail_at_;
+  bool started_ = false;
+  Trace trace_;
+  int64_t calls_ = 0, largest_ = 0, wrong_now_ = 0, inputs_seen_ = 0;
 };
 
 // Holds each bar back until the next arrives, and hands the last one on at stop: how a
@@ -255,14 +304,15 @@ class TestValue {
 // chunks of three, alternately through emit_many and emit_values (chunks straddle inputs).
 // `how` breaks the contract from the sixth input of a batch on: `seq` answers a seq that is no
 // input's (caught in an emit_values chunk), `order` answers the sixth input after the seventh
-// (caught in an emit_many chunk).
+// (caught in an emit_many chunk), `back` answers the ninth input's first output with the third
+// input's seq and `port` the sixth input's first on port 7 (both in emit_values chunks).
 class TestBatchAnswers {
  public:
   static NodeSpec spec() {
     return NodeSpec("test.batch_answers", "indicator")
         .summary("close and -close, a batch at a time")
         .batched()
-        .param(ParamSpec::choice("how", {"good", "seq", "order"}).default_value("good"))
+        .param(ParamSpec::choice("how", {"good", "seq", "order", "back", "port"}).default_value("good"))
         .input("in", Kind::bar, "bars")
         .output("value", Kind::value, "the close")
         .output("negated", Kind::value, "minus the close");
@@ -281,8 +331,9 @@ class TestBatchAnswers {
         qf_event a = qflow::make_value(ev.symbol, port == 0 ? ev.u.bar.close : -ev.u.bar.close, ev.time_ns);
         a.seq = ev.seq;
         if (i == 5 && how_ == "seq") a.seq = ev.seq + 1'000'000;
+        if (i == 8 && port == 0 && how_ == "back") a.seq = events[2].seq;
         answers.push_back(a);
-        ports.push_back(port);
+        ports.push_back(i == 5 && port == 0 && how_ == "port" ? 7u : port);
       }
     }
     if (how_ == "order" && events.size() > 6) {
@@ -360,6 +411,7 @@ QFLOW_PLUGIN("qflow-test-good", "0.0.1", [](qflow::Registrar& r) {
   r.add<TestBars>();
   r.add<TestPass>();
   r.add<TestCount>();
+  r.add<TestCountBulk>();
   r.add<TestHold>();
   r.add<TestOnCycle>();
   r.add<TestCreateThrows>();
