@@ -6,6 +6,7 @@
 #include <qflow/abi.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -45,14 +46,20 @@ struct ValueAnswer {
 
   // Written in place, field by field: an event built on the stack and then copied costs a
   // stalled store-to-load forward per field.
+  // Eight-byte words, in order: kind, flags and symbol; time; seq; origin and stream; value;
+  // then zeros to the end.
   void write(qf_event& e) const {
-    std::memset(&e, 0, sizeof e);
-    e.kind = QF_KIND_VALUE;
-    e.symbol = symbol;
-    e.time_ns = time_ns;
-    e.seq = seq;
-    e.stream = stream;
-    e.u.value.value = value;
+    static_assert(offsetof(qf_event, symbol) == 4 && offsetof(qf_event, time_ns) == 8 && offsetof(qf_event, seq) == 16 &&
+                  offsetof(qf_event, origin) == 24 && offsetof(qf_event, stream) == 28 && offsetof(qf_event, u) == 32 &&
+                  sizeof(qf_event) == 80 && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__);
+    unsigned char* const to = reinterpret_cast<unsigned char*>(&e);
+    auto word = [to](size_t k, uint64_t w) { std::memcpy(to + 8 * k, &w, sizeof w); };
+    word(0, uint64_t{QF_KIND_VALUE} | uint64_t{symbol} << 32);
+    word(1, static_cast<uint64_t>(time_ns));
+    word(2, seq);
+    word(3, uint64_t{stream} << 32);
+    word(4, std::bit_cast<uint64_t>(value));
+    std::memset(to + 40, 0, sizeof e - 40);
   }
   qf_event event() const {
     qf_event e;
@@ -103,10 +110,6 @@ struct Batch {
     const ValueAnswer* values_end;
     const qf_event* event;
     const qf_event* events_end;
-    uint64_t head;  // the seq of the lane's next answer
-    uint64_t head_seq() const {
-      return value != values_end ? value->seq : event != events_end ? event->seq : UINT64_MAX;
-    }
   };
   // Walks the batch cycle by cycle, in cycle order: for each cycle, on_event(const qf_event&)
   // or on_value(const ValueAnswer&) for each of its events, then end_cycle(), which returns
@@ -129,6 +132,7 @@ void Batch::walk_cycles(std::vector<LaneCursor>& cursors, OnEvent&& on_event, On
   const qf_event* const events_end = next + events.size();
   const size_t n = lanes.size();
   cursors.resize(n);
+  uint64_t seq = next != events_end ? next->seq : kNone;  // the cycle to walk: the least seq left
   for (size_t k = 0; k < n; ++k) {
     const Lane& lane = lanes[k];
     LaneCursor& c = cursors[k];
@@ -136,22 +140,37 @@ void Batch::walk_cycles(std::vector<LaneCursor>& cursors, OnEvent&& on_event, On
     c.values_end = c.value + lane.values.size();
     c.event = lane.events.data();
     c.events_end = c.event + lane.events.size();
-    c.head = c.head_seq();
+    if (c.value != c.values_end) seq = std::min(seq, c.value->seq);
+    if (c.event != c.events_end) seq = std::min(seq, c.event->seq);
   }
   LaneCursor* const cursor = cursors.data();
-  for (;;) {
-    uint64_t seq = next != events_end ? next->seq : kNone;
-    for (size_t k = 0; k < n; ++k) seq = std::min(seq, cursor[k].head);
-    if (seq == kNone) return;
+  while (seq != kNone) {
     for (; next != events_end && next->seq == seq; ++next) on_event(*next);
+    // The next cycle's seq is found on the way: where each lane stops.
+    uint64_t following = next != events_end ? next->seq : kNone;
     for (size_t k = 0; k < n; ++k) {
       LaneCursor& c = cursor[k];
-      if (c.head != seq) continue;
-      for (; c.value != c.values_end && c.value->seq == seq; ++c.value) on_value(*c.value);
-      for (; c.event != c.events_end && c.event->seq == seq; ++c.event) on_event(*c.event);
-      c.head = c.head_seq();
+      const ValueAnswer* v = c.value;
+      for (const ValueAnswer* const end = c.values_end; v != end; ++v) {
+        if (v->seq != seq) {
+          following = std::min(following, v->seq);
+          break;
+        }
+        on_value(*v);
+      }
+      c.value = v;
+      const qf_event* e = c.event;
+      for (const qf_event* const end = c.events_end; e != end; ++e) {
+        if (e->seq != seq) {
+          following = std::min(following, e->seq);
+          break;
+        }
+        on_event(*e);
+      }
+      c.event = e;
     }
     if (!end_cycle()) return;
+    seq = following;
   }
 }
 

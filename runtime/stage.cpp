@@ -69,6 +69,11 @@ Stage::Stage(std::string name, const Graph& graph, std::vector<NodeRuntime*> nod
     if (bulk_) {
       bulk_events_.resize(kBulk);
       bulk_slots_.resize(kBulk);
+      bulk_slot_of_.assign(graph.stream_count(), kNoSlot);
+      for (uint32_t k = 0; k < rt.def->slots.size(); ++k) {
+        uint32_t& slot = bulk_slot_of_[graph.stream(rt.def->slots[k].producer, rt.def->slots[k].producer_port)];
+        slot = slot == kNoSlot ? k : kManySlots;
+      }
     }
   }
   // Answers travel compact when they can only be values and no node of the stage reads them.
@@ -666,19 +671,25 @@ void Stage::run_lane_cycles(const Batch& in) {
 // are still counted and timed, for now() and the run's figures; the node has no on_cycle.
 void Stage::run_bulk(const Batch& in) {
   if (local_[0].failed) return;
+  const uint32_t* const slot_of = bulk_slot_of_.data();
   const StreamRoute* const routes = stream_routes_.data();
   const Target* const targets = targets_.data();
   qf_event* const events = bulk_events_.data();
+  qf_event* const full = events + kBulk;
   uint32_t* const slots = bulk_slots_.data();
-  uint32_t count = 0;
+  qf_event* at = events;     // where the next event goes
+  uint32_t* slot_at = slots;  // and its slot
   bool begun = false;
-  // Room for one more event, handing over what is gathered when full. The cycle of the events
-  // handed over is the current one: the next cycle begins after its first event is written.
-  auto room = [&]() __attribute__((always_inline)) {
-    if (count == kBulk) [[unlikely]] {
-      hand_over_bulk(count);
-      count = 0;
+  // Room for one more event, for `slot`, handing over what is gathered when full. The cycle of
+  // the events handed over is the current one: the next begins after its first event is written.
+  auto take = [&](uint32_t slot) -> qf_event& __attribute__((always_inline)) {
+    if (at == full) [[unlikely]] {
+      hand_over_bulk(kBulk);
+      at = events;
+      slot_at = slots;
     }
+    *slot_at++ = slot;
+    return *at++;
   };
   auto begin = [&](const qf_event& first) __attribute__((always_inline)) {
     if (!begun) [[unlikely]] {
@@ -686,32 +697,32 @@ void Stage::run_bulk(const Batch& in) {
       begun = true;
     }
   };
+  // `make(e)` writes the event into the slot it is given; most streams go to one slot.
+  auto gather = [&](uint32_t stream, auto&& make) __attribute__((always_inline)) {
+    const uint32_t slot = slot_of[stream];
+    if (slot == kNoSlot) return;
+    if (slot != kManySlots) [[likely]] {
+      qf_event& e = take(slot);
+      make(e);
+      begin(e);
+      return;
+    }
+    const StreamRoute& r = routes[stream];
+    for (const Target *t = targets + r.first, *end = t + r.count; t != end; ++t) {
+      qf_event& e = take(t->slot);
+      make(e);
+      begin(e);
+    }
+  };
   in.walk_cycles(
       lane_cursors_,
-      [&](const qf_event& e) __attribute__((always_inline)) {
-        const StreamRoute& r = routes[e.stream];
-        for (uint32_t k = 0; k < r.count; ++k) {
-          room();
-          events[count] = e;
-          slots[count++] = targets[r.first + k].slot;
-          begin(e);
-        }
-      },
-      [&](const ValueAnswer& v) __attribute__((always_inline)) {
-        const StreamRoute& r = routes[v.stream];
-        for (uint32_t k = 0; k < r.count; ++k) {
-          room();
-          qf_event& e = events[count];
-          v.write(e);
-          slots[count++] = targets[r.first + k].slot;
-          begin(e);
-        }
-      },
+      [&](const qf_event& e) __attribute__((always_inline)) { gather(e.stream, [&](qf_event& to) { to = e; }); },
+      [&](const ValueAnswer& v) __attribute__((always_inline)) { gather(v.stream, [&](qf_event& to) { v.write(to); }); },
       [&] {
         begun = false;
         return !failed();
       });
-  if (count != 0) hand_over_bulk(count);
+  if (at != events) hand_over_bulk(static_cast<uint32_t>(at - events));
 }
 
 void Stage::hand_over_bulk(uint32_t count) {

@@ -237,6 +237,8 @@ class Stage final : public EventRouter {
   bool bulk_ = false;
   std::vector<qf_event> bulk_events_;
   std::vector<uint32_t> bulk_slots_;
+  static constexpr uint32_t kNoSlot = UINT32_MAX, kManySlots = UINT32_MAX - 1;
+  std::vector<uint32_t> bulk_slot_of_;  // per stream: the node's one slot reading it, or none, or many
   const Graph& graph_;
   std::vector<Delivery> queue_;
   size_t head_ = 0;
