@@ -63,8 +63,15 @@ class IndicatorNode {
   // Answers are gathered and handed to the host a few hundred at a time (Context::emit_values).
   void on_batch(Context& ctx, uint32_t, std::span<const qf_event> events) {
     size_t n = 0;
+    // A batch is mostly runs of one symbol: its core is looked up when the symbol changes.
+    uint32_t symbol = 0;
+    Core* core = nullptr;
     for (const qf_event& ev : events) {
-      Core& c = cores_.of(ctx, ev.symbol);
+      if (!core || ev.symbol != symbol) {
+        symbol = ev.symbol;
+        core = &cores_.of(ctx, symbol);
+      }
+      Core& c = *core;
       if (!c.update(ev)) continue;
       for (int k = 0; k < Core::kOutputs; ++k) {
         if (!defined(c, k)) continue;

@@ -26,17 +26,7 @@ class SymbolStates {
   State& of(const Context& ctx, uint32_t symbol) {
     if (symbol < by_id_.size() && by_id_[symbol]) [[likely]]
       return by_id_[symbol]->state;
-    if (symbol >= by_id_.size()) by_id_.resize(symbol + 1);
-    std::string name(ctx.lookup(symbol));
-    if (name.empty()) name.append(1, '#').append(std::to_string(symbol));  // an id the host never named
-    for (auto it = restored_.begin(); it != restored_.end(); ++it)
-      if (it->first == name) {
-        by_id_[symbol].emplace(Entry{std::move(name), std::move(it->second)});
-        restored_.erase(it);
-        return by_id_[symbol]->state;
-      }
-    by_id_[symbol].emplace(Entry{std::move(name), prototype_});
-    return by_id_[symbol]->state;
+    return join(ctx, symbol);
   }
 
   // Gives the restored states that no event has claimed their symbol's id.
@@ -88,6 +78,21 @@ class SymbolStates {
   }
 
  private:
+  // A symbol's first event: out of line, so that `of` inlines into a node's per-event loop.
+  [[gnu::noinline]] State& join(const Context& ctx, uint32_t symbol) {
+    if (symbol >= by_id_.size()) by_id_.resize(symbol + 1);
+    std::string name(ctx.lookup(symbol));
+    if (name.empty()) name.append(1, '#').append(std::to_string(symbol));  // an id the host never named
+    for (auto it = restored_.begin(); it != restored_.end(); ++it)
+      if (it->first == name) {
+        by_id_[symbol].emplace(Entry{std::move(name), std::move(it->second)});
+        restored_.erase(it);
+        return by_id_[symbol]->state;
+      }
+    by_id_[symbol].emplace(Entry{std::move(name), prototype_});
+    return by_id_[symbol]->state;
+  }
+
   struct Entry {
     std::string name;
     State state;
