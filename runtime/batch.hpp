@@ -44,10 +44,9 @@ struct ValueAnswer {
   ValueAnswer(uint64_t s, int64_t t, double v, uint32_t sym, uint32_t str)
       : seq(s), time_ns(t), value(v), symbol(sym), stream(str) {}
 
-  // Written in place, field by field: an event built on the stack and then copied costs a
-  // stalled store-to-load forward per field.
-  // Eight-byte words, in order: kind, flags and symbol; time; seq; origin and stream; value;
-  // then zeros to the end.
+  // Written in place as eight-byte words, in order: kind, flags and symbol; time; seq; origin
+  // and stream; value; then zeros to the end. (An event built on the stack, or in an array, and
+  // then copied costs a stalled store-to-load forward per word.)
   void write(qf_event& e) const {
     static_assert(offsetof(qf_event, symbol) == 4 && offsetof(qf_event, time_ns) == 8 && offsetof(qf_event, seq) == 16 &&
                   offsetof(qf_event, origin) == 24 && offsetof(qf_event, stream) == 28 && offsetof(qf_event, u) == 32 &&
