@@ -144,29 +144,24 @@ void Batch::walk_cycles(std::vector<LaneCursor>& cursors, OnEvent&& on_event, On
   }
   LaneCursor* const cursor = cursors.data();
   while (seq != kNone) {
-    for (; next != events_end && next->seq == seq; ++next) on_event(*next);
-    // The next cycle's seq is found on the way: where each lane stops.
-    uint64_t following = next != events_end ? next->seq : kNone;
+    // The next cycle's seq is found on the way: where the batch's events and each lane stop.
+    uint64_t following = kNone;
+    // A cycle's events (of the batch, or of a lane) to `f` one by one; returns where they stop.
+    auto take_cycle = [&](auto* at, auto* const end, auto&& f) __attribute__((always_inline)) {
+      for (; at != end; ++at) {
+        if (at->seq != seq) {
+          following = std::min(following, at->seq);
+          break;
+        }
+        f(*at);
+      }
+      return at;
+    };
+    next = take_cycle(next, events_end, on_event);
     for (size_t k = 0; k < n; ++k) {
       LaneCursor& c = cursor[k];
-      const ValueAnswer* v = c.value;
-      for (const ValueAnswer* const end = c.values_end; v != end; ++v) {
-        if (v->seq != seq) {
-          following = std::min(following, v->seq);
-          break;
-        }
-        on_value(*v);
-      }
-      c.value = v;
-      const qf_event* e = c.event;
-      for (const qf_event* const end = c.events_end; e != end; ++e) {
-        if (e->seq != seq) {
-          following = std::min(following, e->seq);
-          break;
-        }
-        on_event(*e);
-      }
-      c.event = e;
+      c.value = take_cycle(c.value, c.values_end, on_value);
+      c.event = take_cycle(c.event, c.events_end, on_event);
     }
     if (!end_cycle()) return;
     seq = following;

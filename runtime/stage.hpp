@@ -238,7 +238,10 @@ class Stage final : public EventRouter {
   std::vector<qf_event> bulk_events_;
   std::vector<uint32_t> bulk_slots_;
   static constexpr uint32_t kNoSlot = UINT32_MAX, kManySlots = UINT32_MAX - 1;
-  std::vector<uint32_t> bulk_slot_of_;  // per stream: the node's one slot reading it, or none, or many
+  // Per stream: the node's one slot reading it, or none, or many (then stream_routes_ says
+  // which). Derivable from stream_routes_, but one load instead of two dependent ones saves ~3%
+  // of the indicator pipeline's instructions.
+  std::vector<uint32_t> bulk_slot_of_;
   const Graph& graph_;
   std::vector<Delivery> queue_;
   size_t head_ = 0;
