@@ -30,24 +30,19 @@ class FlowTicket {
   std::function<void()> on_release_;
 };
 
-// A value answered by a node of a batch stage, as it travels in a lane: a value event less the
-// fields a value does not use (flags and origin belong to account snapshots and orders). 32
-// bytes instead of an event's 80: twenty values a bar cross between cores in half the memory.
-struct ValueAnswer {
-  uint64_t seq;
-  int64_t time_ns;
-  double value;
-  uint32_t symbol;
-  uint32_t stream;
-
+// A value answered by a node of a batch stage, as it travels in a lane: a qf_value_answer (32
+// bytes instead of an event's 80: twenty values a bar cross between cores in less than half
+// the memory), its port the answering node's output port. A lane of them is handed as it is to
+// a node taking values in columns (abi.h, 11).
+struct ValueAnswer : qf_value_answer {
   ValueAnswer() {}  // left unset: a vector of them is resized, then filled, without zeroing first
-  ValueAnswer(uint64_t s, int64_t t, double v, uint32_t sym, uint32_t str)
-      : seq(s), time_ns(t), value(v), symbol(sym), stream(str) {}
+  ValueAnswer(uint64_t s, int64_t t, double v, uint32_t sym, uint32_t p) : qf_value_answer{s, t, v, sym, p} {}
 
-  // Written in place as eight-byte words, in order: kind, flags and symbol; time; seq; origin
-  // and stream; value; then zeros to the end. (An event built on the stack, or in an array, and
-  // then copied costs a stalled store-to-load forward per word.)
-  void write(qf_event& e) const {
+  // The value as an event of `stream`, written in place as eight-byte words, in order: kind,
+  // flags and symbol; time; seq; origin and stream; value; then zeros to the end. (An event
+  // built on the stack, or in an array, and then copied costs a stalled store-to-load forward
+  // per word.)
+  void write(qf_event& e, uint32_t stream) const {
     static_assert(offsetof(qf_event, symbol) == 4 && offsetof(qf_event, time_ns) == 8 && offsetof(qf_event, seq) == 16 &&
                   offsetof(qf_event, origin) == 24 && offsetof(qf_event, stream) == 28 && offsetof(qf_event, u) == 32 &&
                   sizeof(qf_event) == 80 && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__);
@@ -60,25 +55,23 @@ struct ValueAnswer {
     word(4, std::bit_cast<uint64_t>(value));
     std::memset(to + 40, 0, sizeof e - 40);
   }
-  qf_event event() const {
+  qf_event event(uint32_t stream) const {
     qf_event e;
-    write(e);
+    write(e, stream);
     return e;
   }
 };
-
-// emit_values copies a node's answers whole, then puts the stream where the port was.
-static_assert(sizeof(ValueAnswer) == sizeof(qf_value_answer) && offsetof(ValueAnswer, seq) == offsetof(qf_value_answer, seq) &&
-              offsetof(ValueAnswer, time_ns) == offsetof(qf_value_answer, time_ns) &&
-              offsetof(ValueAnswer, value) == offsetof(qf_value_answer, value) &&
-              offsetof(ValueAnswer, symbol) == offsetof(qf_value_answer, symbol) &&
-              offsetof(ValueAnswer, stream) == offsetof(qf_value_answer, port));
+// A lane's values are handed on as an array of qf_value_answer.
+static_assert(sizeof(ValueAnswer) == sizeof(qf_value_answer) && alignof(ValueAnswer) == alignof(qf_value_answer));
 
 // One node's answers to a batch, in seq order: as events, or as values when every output of
-// the node carries values only.
+// the node carries values only. The node's output streams are first_stream .. + ports - 1: a
+// value of port p is of stream first_stream + p.
 struct Lane {
   std::vector<qf_event> events;
   std::vector<ValueAnswer> values;
+  uint32_t first_stream = 0;
+  uint32_t ports = 0;
   bool empty() const { return events.empty() && values.empty(); }
   void clear() {
     events.clear();
@@ -109,9 +102,10 @@ struct Batch {
     const ValueAnswer* values_end;
     const qf_event* event;
     const qf_event* events_end;
+    uint32_t first_stream;
   };
   // Walks the batch cycle by cycle, in cycle order: for each cycle, on_event(const qf_event&)
-  // or on_value(const ValueAnswer&) for each of its events, then end_cycle(), which returns
+  // or on_value(const ValueAnswer&, uint32_t stream) for each of its events, then end_cycle(), which returns
   // false to stop. `cursors` is the caller's, to keep its capacity between batches.
   template <class OnEvent, class OnValue, class EndCycle>
   void walk_cycles(std::vector<LaneCursor>& cursors, OnEvent&& on_event, OnValue&& on_value, EndCycle&& end_cycle) const;
@@ -119,7 +113,7 @@ struct Batch {
   void append_in_cycle_order(std::vector<qf_event>& to) const {
     std::vector<LaneCursor> cursors;
     walk_cycles(
-        cursors, [&](const qf_event& e) { to.push_back(e); }, [&](const ValueAnswer& v) { v.write(to.emplace_back()); },
+        cursors, [&](const qf_event& e) { to.push_back(e); }, [&](const ValueAnswer& v, uint32_t stream) { v.write(to.emplace_back(), stream); },
         [] { return true; });
   }
 };
@@ -139,6 +133,7 @@ void Batch::walk_cycles(std::vector<LaneCursor>& cursors, OnEvent&& on_event, On
     c.values_end = c.value + lane.values.size();
     c.event = lane.events.data();
     c.events_end = c.event + lane.events.size();
+    c.first_stream = lane.first_stream;
     if (c.value != c.values_end) seq = std::min(seq, c.value->seq);
     if (c.event != c.events_end) seq = std::min(seq, c.event->seq);
   }
@@ -160,7 +155,10 @@ void Batch::walk_cycles(std::vector<LaneCursor>& cursors, OnEvent&& on_event, On
     next = take_cycle(next, events_end, on_event);
     for (size_t k = 0; k < n; ++k) {
       LaneCursor& c = cursor[k];
-      c.value = take_cycle(c.value, c.values_end, on_value);
+      const uint32_t first_stream = c.first_stream;
+      c.value = take_cycle(c.value, c.values_end, [&](const ValueAnswer& v) __attribute__((always_inline)) {
+        on_value(v, first_stream + v.port);
+      });
       c.event = take_cycle(c.event, c.events_end, on_event);
     }
     if (!end_cycle()) return;

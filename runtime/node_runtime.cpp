@@ -129,6 +129,12 @@ std::vector<std::unique_ptr<NodeRuntime>> create_nodes(const Graph& graph, RunSe
       rt->instance = {};
       throw std::runtime_error(rt->describe() + " could not be created: " + (err.message[0] ? err.message : "no message"));
     }
+    // Values come in columns only when a whole batch is values for the node: the rest needs
+    // on_event or on_events (abi.h, 11).
+    const qf_node_vtable& vt = *rt->instance.vtable;
+    if (QF_VTABLE_HAS(&vt, on_values) && vt.on_values && !vt.on_event && !(QF_VTABLE_HAS(&vt, on_events) && vt.on_events))
+      throw std::runtime_error(rt->describe() + " has on_values but neither on_event nor on_events, which the host needs "
+                                                "for what does not come in columns (abi.h, 11)");
     nodes.push_back(std::move(rt));
   }
   return nodes;

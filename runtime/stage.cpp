@@ -64,11 +64,14 @@ Stage::Stage(std::string name, const Graph& graph, std::vector<NodeRuntime*> nod
   if (vectorize && nodes_.size() == 1 && batch_nodes_.empty()) {
     const NodeRuntime& rt = *nodes_[0];
     const qf_node_vtable& vt = rt.vt();
-    bulk_ = QF_VTABLE_HAS(&vt, on_events) && vt.on_events && !vt.on_cycle && !vt.on_feedback &&
-            !rt.type->simulates_market() && rt.type->outputs.empty();
+    const bool alone = !vt.on_cycle && !vt.on_feedback && !rt.type->simulates_market() && rt.type->outputs.empty();
+    bulk_ = alone && QF_VTABLE_HAS(&vt, on_events) && vt.on_events;
+    columns_ = alone && QF_VTABLE_HAS(&vt, on_values) && vt.on_values;
     if (bulk_) {
       bulk_events_.resize(kBulk);
       bulk_slots_.resize(kBulk);
+    }
+    if (bulk_ || columns_) {
       bulk_slot_of_.assign(graph.stream_count(), kNoSlot);
       for (uint32_t k = 0; k < rt.def->slots.size(); ++k) {
         uint32_t& slot = bulk_slot_of_[graph.stream(rt.def->slots[k].producer, rt.def->slots[k].producer_port)];
@@ -158,15 +161,14 @@ bool Stage::collect(BatchNode& bn, NodeRuntime& node, uint32_t port, const qf_ev
                               ", which is none of its inputs' or comes after a later one's";
     return false;
   }
-  const uint32_t stream = graph_.stream(node.index, port);
   const int64_t time = ev.time_ns != 0 ? ev.time_ns : bn.in[bn.in_at].time_ns;
   ++node.events_out;
   if (bn.compact) {
-    bn.answers.emplace_back(ev.seq, time, ev.u.value.value, ev.symbol, stream);
+    bn.answers.emplace_back(ev.seq, time, ev.u.value.value, ev.symbol, port);
     return true;
   }
   qf_event& o = bn.outputs.emplace_back(ev);
-  o.stream = stream;
+  o.stream = graph_.stream(node.index, port);
   o.time_ns = time;
   return true;
 }
@@ -205,7 +207,6 @@ void Stage::emit_values(NodeRuntime& node, const qf_value_answer* answers, uint3
   // carries values only, so a declared port is all there is to check besides the seq.
   BatchNode& bn = *collector;
   const uint32_t ports_declared = static_cast<uint32_t>(node.type->outputs.size());
-  const uint32_t base = graph_.stream(node.index, 0);
   // The cursor in locals: the stores to `out` could alias the node's members. It names an input
   // (at < in_count) throughout, and only moves on to a matching one.
   size_t at = bn.in_at;
@@ -233,9 +234,8 @@ void Stage::emit_values(NodeRuntime& node, const qf_value_answer* answers, uint3
       refuse_answers(bn, node, first, i, at, a);
       return;
     }
-    // The same layout but for the stream in place of the port: copied whole, then completed.
+    // Copied whole, then completed.
     std::memcpy(static_cast<void*>(&out[i]), &a, sizeof a);
-    out[i].stream = base + a.port;
     if (a.time_ns == 0) out[i].time_ns = bn.in[at].time_ns;
   }
   bn.in_at = at;
@@ -473,7 +473,7 @@ void Stage::run_batch_nodes(const Batch& in) {
     if (facts_) {
       const uint32_t node = local_[bn.local].rt->index, base = graph_.stream(node, 0);
       for (const ValueAnswer& a : bn.answers)
-        facts_->record(a.event(), node, static_cast<uint16_t>(a.stream - base), a.stream, bn.interval);
+        facts_->record(a.event(base + a.port), node, static_cast<uint16_t>(a.port), base + a.port, bn.interval);
       for (const qf_event& o : bn.outputs) facts_->record(o, node, static_cast<uint16_t>(o.stream - base), o.stream, bn.interval);
     }
     check(local_[bn.local], bn.rc, "on_batch");
@@ -494,10 +494,14 @@ void Stage::hand_on_lanes(const Batch& in, Batch& out) {
     bn.last_outputs = std::max(bn.last_outputs, bn.outputs.size());
     bn.last_answers = std::max(bn.last_answers, bn.answers.size());
     if (!bn.exported) continue;
-    if (bn.compact)
+    if (bn.compact) {
+      const NodeRuntime& rt = *local_[bn.local].rt;
       out.lanes[b].values.swap(bn.answers);
-    else
+      out.lanes[b].first_stream = graph_.stream(rt.index, 0);
+      out.lanes[b].ports = static_cast<uint32_t>(rt.type->outputs.size());
+    } else {
       out.lanes[b].events.swap(bn.outputs);
+    }
   }
 }
 
@@ -601,6 +605,7 @@ bool Stage::process(const Batch& in, Batch& out) {
     if (!failed()) hand_on_lanes(in, out);
     return !failed();
   }
+  if (columns_ && run_columns(in)) return !failed();
   if (bulk_) {
     run_bulk(in);
     return !failed();
@@ -653,10 +658,10 @@ void Stage::run_lane_cycles(const Batch& in) {
       [&](const qf_event& e) __attribute__((always_inline)) {
         if (relevant[e.stream]) take(&e);
       },
-      [&](const ValueAnswer& v) __attribute__((always_inline)) {
-        if (!relevant[v.stream]) return;
+      [&](const ValueAnswer& v, uint32_t stream) __attribute__((always_inline)) {
+        if (!relevant[stream]) return;
         qf_event* e = arena_.alloc();
-        v.write(*e);
+        v.write(*e, stream);
         take(e);
       },
       [&] {
@@ -717,12 +722,78 @@ void Stage::run_bulk(const Batch& in) {
   in.walk_cycles(
       lane_cursors_,
       [&](const qf_event& e) __attribute__((always_inline)) { gather(e.stream, [&](qf_event& to) { to = e; }); },
-      [&](const ValueAnswer& v) __attribute__((always_inline)) { gather(v.stream, [&](qf_event& to) { v.write(to); }); },
+      [&](const ValueAnswer& v, uint32_t stream) __attribute__((always_inline)) {
+        gather(stream, [&](qf_event& to) { v.write(to, stream); });
+      },
       [&] {
         begun = false;
         return !failed();
       });
   if (at != events) hand_over_bulk(static_cast<uint32_t>(at - events));
+}
+
+// The batch's values for the node in columns, one per lane, as the batch stage left them: when
+// they are all it gets from this batch (no event of the batch or of a lane is for it) and no
+// stream of them feeds two of its slots. Otherwise returns false, having done nothing.
+bool Stage::run_columns(const Batch& in) {
+  if (local_[0].failed) return true;
+  const uint32_t* const slot_of = bulk_slot_of_.data();
+  auto for_node = [slot_of](const std::vector<qf_event>& events) {
+    return std::any_of(events.begin(), events.end(), [slot_of](const qf_event& e) { return slot_of[e.stream] != kNoSlot; });
+  };
+  if (for_node(in.events)) return false;
+  columns_of_.clear();
+  column_slots_.clear();
+  uint64_t values = 0;
+  const ValueAnswer* last = nullptr;  // the value of the latest cycle the node hears of
+  for (const Lane& lane : in.lanes) {
+    if (for_node(lane.events)) return false;
+    if (lane.values.empty()) continue;
+    const size_t first = column_slots_.size();
+    uint32_t fed = 0;  // ports feeding a slot
+    for (uint32_t p = 0; p < lane.ports; ++p) {
+      const uint32_t slot = slot_of[lane.first_stream + p];
+      if (slot == kManySlots) return false;
+      fed += slot != kNoSlot;
+      column_slots_.push_back(slot);
+    }
+    if (fed == 0) {
+      column_slots_.resize(first);
+      continue;
+    }
+    // The column's pointer to its slots is set below, once column_slots_ stops growing.
+    columns_of_.push_back(qf_value_column{lane.values.data(), static_cast<uint32_t>(lane.values.size()), lane.ports, nullptr});
+    column_first_.push_back(first);
+    const uint32_t* const slots = column_slots_.data() + first;
+    const ValueAnswer* v = nullptr;
+    if (fed == lane.ports) {
+      values += lane.values.size();
+      v = &lane.values.back();
+    } else {
+      for (const ValueAnswer& a : lane.values)
+        if (slots[a.port] != kNoSlot) {
+          ++values;
+          v = &a;
+        }
+    }
+    if (v && (!last || v->seq > last->seq)) last = v;
+  }
+  if (!last) {  // nothing for the node
+    column_first_.clear();
+    return true;
+  }
+  for (size_t c = 0; c < columns_of_.size(); ++c) columns_of_[c].slot_of_port = column_slots_.data() + column_first_[c];
+  column_first_.clear();
+  // One cycle stands for the batch: now() is its last for the node.
+  qf_event cycle;
+  last->write(cycle, 0);
+  begin_cycle(cycle);
+  LocalNode& n = local_[0];
+  NodeRuntime& rt = *n.rt;
+  rt.events_in += values;
+  check(n, timed(rt, [&] { return rt.vt().on_values(rt.instance.self, &rt.ctx, columns_of_.data(), static_cast<uint32_t>(columns_of_.size())); }),
+        "on_values");
+  return true;
 }
 
 void Stage::hand_over_bulk(uint32_t count) {

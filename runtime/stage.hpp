@@ -19,6 +19,8 @@
 //
 // A stage holding one node that takes many events at once (on_events, abi.h 10: a sink) gathers
 // what the node receives from a batch, in cycle order, and hands it over kBulk events at a time.
+// If the node takes values in columns (on_values, abi.h 11) and a batch brings it only values
+// of the lanes of a batch stage, it gets those lanes as they are, one call per batch.
 //
 // A stage is used by one thread at a time (TBB serial function node); it holds no locks. Its
 // batch nodes reading the stage's input may run their batches in parallel: each touches only
@@ -199,6 +201,7 @@ class Stage final : public EventRouter {
   void run_lane_cycles(const Batch& in);
   void run_bulk(const Batch& in);
   void hand_over_bulk(uint32_t count);
+  bool run_columns(const Batch& in);
   void begin_cycle(const qf_event& first);
   void end_cycle();
   void route(const qf_event* e, bool now = false);
@@ -242,6 +245,13 @@ class Stage final : public EventRouter {
   // which). Derivable from stream_routes_, but one load instead of two dependent ones saves ~3%
   // of the indicator pipeline's instructions.
   std::vector<uint32_t> bulk_slot_of_;
+  static_assert(kNoSlot == QF_NO_SLOT);
+  // The stage's one node takes a batch's values in columns (run_columns): these are the columns
+  // and, side by side, each one's slot of each port.
+  bool columns_ = false;
+  std::vector<qf_value_column> columns_of_;
+  std::vector<uint32_t> column_slots_;
+  std::vector<size_t> column_first_;  // where each column's slots start in column_slots_
   const Graph& graph_;
   std::vector<Delivery> queue_;
   size_t head_ = 0;

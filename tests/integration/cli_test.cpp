@@ -158,7 +158,7 @@ TEST_CASE("qflow graph prints the pipeline and its stages as DOT") {
 TEST_CASE("qflow version names the plugin ABI") {
   const Output o = run_cli("version");
   CHECK(o.code == 0);
-  CHECK_THAT(o.text, Catch::Contains("plugin ABI 1.4"));
+  CHECK_THAT(o.text, Catch::Contains("plugin ABI 1.5"));
 }
 
 TEST_CASE("Ctrl-C drains, writes the outputs and exits 130") {

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <fstream>
+#include <vector>
 
 using rt_test::check;
 
@@ -60,7 +61,105 @@ std::array<int64_t, 4> bulk_calls(const fs::path& out, const std::string& id) {
   return v;
 }
 
+// What a test.count_values sink wrote at stop: {values, started, stopped, on_values calls,
+// on_event calls, on_values calls with a wrong now(), input() answers naming an event}, then
+// each slot's hash; all -1 and no hashes when it did not write.
+struct ValuesCounted {
+  std::array<int64_t, 7> n{-1, -1, -1, -1, -1, -1, -1};
+  std::vector<uint64_t> hashes;
+};
+ValuesCounted values_counted(const fs::path& out, const std::string& id) {
+  std::ifstream in(out / (id + ".count"));
+  ValuesCounted v;
+  for (int64_t& x : v.n) in >> x;
+  for (uint64_t h; in >> h;) v.hashes.push_back(h);
+  return v;
+}
+
 }  // namespace
+
+TEST_CASE("runner: a sink taking values in columns gets each input's values as on_event would") {
+  // Two sources and two batch nodes: the batch stage's batches carry a lane per node. `cols`
+  // reads three of the four value streams (c.negated feeds nothing of it); each of its slots
+  // must get exactly what a test.count reading that stream alone gets, in the same order.
+  const std::string nodes =
+      "  - {id: bars, type: test.bars, params: {count: 1000}}\n"
+      "  - {id: later, type: test.bars, params: {count: 1000, start: 2024-02-01, symbol: LATER}}\n"
+      "  - {id: b, type: test.batch_answers, inputs: bars}\n"
+      "  - {id: c, type: test.batch_answers, inputs: later}\n"
+      "  - {id: cols, type: test.count_values, inputs: [b.negated, c.value, b.value]}\n"
+      "  - {id: t0, type: test.count, inputs: b.negated}\n"
+      "  - {id: t1, type: test.count, inputs: c.value}\n"
+      "  - {id: t2, type: test.count, inputs: b.value}\n";
+  const auto serial = run("columns_serial", nodes, "engine: {vectorize: false}\n");
+  INFO(serial.result.error);
+  REQUIRE(serial.result.status == qflow::RunResult::Status::ok);
+  const std::vector<uint64_t> expected{traced(serial.out, "t0"), traced(serial.out, "t1"), traced(serial.out, "t2")};
+  CHECK(expected[0] != expected[2]);  // the slots are told apart
+  const ValuesCounted one = values_counted(serial.out, "cols");
+  CHECK(one.n == std::array<int64_t, 7>{3000, 1, 1, 0, 3000, 0, 0});  // event by event: on_event only
+  CHECK(one.hashes == expected);
+  for (const int batch : {1, 7, 64, 4096}) {
+    INFO("batch_size " << batch);
+    const auto r = run("columns_" + std::to_string(batch), nodes, "engine: {batch_size: " + std::to_string(batch) + "}\n");
+    INFO(r.result.error);
+    REQUIRE(r.result.status == qflow::RunResult::Status::ok);
+    const ValuesCounted v = values_counted(r.out, "cols");
+    CHECK(v.hashes == expected);
+    CHECK(v.n[0] == 3000);
+    CHECK(v.n[4] == 0);                          // no value came through on_event
+    CHECK(v.n[3] == (2000 + batch - 1) / batch);  // one call per batch: the 2000 bars come `batch` at a time
+    CHECK(v.n[5] == 0);  // now() is the time of the latest value of the call
+    CHECK(v.n[6] == 0);  // input() names nothing during on_values
+  }
+}
+
+TEST_CASE("runner: a sink taking values in columns gets the rest through on_event") {
+  // `mixed` reads bars beside values, and `twice` one stream on two slots: neither can be given
+  // the lanes as they are, so both get everything through on_event, and the same as test.count.
+  const std::string nodes =
+      "  - {id: bars, type: test.bars, params: {count: 1000}}\n"
+      "  - {id: b, type: test.batch_answers, inputs: bars}\n"
+      "  - {id: mixed, type: test.count_values, inputs: [bars, b.value]}\n"
+      "  - {id: twice, type: test.count_values, inputs: [b.negated, b.negated]}\n"
+      "  - {id: t_bars, type: test.count, inputs: bars}\n"
+      "  - {id: t_value, type: test.count, inputs: b.value}\n"
+      "  - {id: t_negated, type: test.count, inputs: b.negated}\n";
+  const auto r = run("columns_fallback", nodes, "engine: {batch_size: 64}\n");
+  INFO(r.result.error);
+  REQUIRE(r.result.status == qflow::RunResult::Status::ok);
+  const ValuesCounted mixed = values_counted(r.out, "mixed");
+  CHECK(mixed.n == std::array<int64_t, 7>{2000, 1, 1, 0, 2000, 0, 0});
+  CHECK(mixed.hashes == std::vector<uint64_t>{traced(r.out, "t_bars"), traced(r.out, "t_value")});
+  const ValuesCounted twice = values_counted(r.out, "twice");
+  CHECK(twice.n == std::array<int64_t, 7>{2000, 1, 1, 0, 2000, 0, 0});
+  CHECK(twice.hashes == std::vector<uint64_t>{traced(r.out, "t_negated"), traced(r.out, "t_negated")});
+}
+
+TEST_CASE("runner: a sink failing in on_values fails the run, naming it and the callback") {
+  const auto r = run("columns_fail",
+                     "  - {id: bars, type: test.bars, params: {count: 1000}}\n"
+                     "  - {id: b, type: test.batch_answers, inputs: bars}\n"
+                     "  - {id: cols, type: test.count_values, inputs: b.value, params: {fail_at: 300}}\n"
+                     "  - {id: other, type: test.count, inputs: bars}\n",
+                     "engine: {batch_size: 512}\n");
+  CHECK(r.result.status == qflow::RunResult::Status::failed);
+  CHECK(r.result.error == "node 'cols' (test.count_values) failed in on_values: failing at value 300");
+  CHECK(values_counted(r.out, "cols").n[0] == -1);  // a failed node is not stopped
+  CHECK(counted(r.out, "other")[1] == 1);           // the other sink still is
+}
+
+TEST_CASE("runner: a node with on_values and no other way to take events is refused at creation") {
+  const auto r = run("values_only",
+                     "  - {id: bars, type: test.bars}\n"
+                     "  - {id: b, type: test.batch_answers, inputs: bars}\n"
+                     "  - {id: only, type: test.values_only, inputs: b.value}\n");
+  CHECK(r.result.status == qflow::RunResult::Status::failed);
+  CHECK(r.result.error ==
+        "node 'only' (test.values_only) has on_values but neither on_event nor on_events, which the host needs for what "
+        "does not come in columns (abi.h, 11)");
+  CHECK(r.result.events == 0);
+}
 
 TEST_CASE("runner: a sink taking events many at once gets what on_event would, in the same order") {
   // `bulk` reads lanes of the batch stage (values made into events by the host) and a source;

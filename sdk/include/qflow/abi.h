@@ -89,6 +89,21 @@
  *     `host->input` returns NULL. Elsewhere the host calls `on_event`, or, if the node has
  *     only on_events, on_events with one event.
  *
+ * 11. Values in columns (ABI 1.5, optional): `on_values` takes a batch's values as the batch
+ *     stage that computed them left them, without merging them into cycle order: one column
+ *     per upstream node, its values (qf_value_answer, `port` being that node's output port)
+ *     in seq order, and for each port the slot of this node it feeds (QF_NO_SLOT: none; the
+ *     node skips those values). Every value reaches its slot exactly once and in the same
+ *     order as through on_event; what is given up is the order *between* slots: a column's
+ *     values may come before those of an earlier cycle in another column. A node that wants
+ *     this (a sink keeping per-input tallies or series, a columnar writer) implements it
+ *     beside on_event or on_events, which the host requires and uses for every batch that is
+ *     not all values for it (events of a source or of a compute stage, a stream read on two
+ *     slots, `engine.vectorize: false`): the two ways must give the same result. The host
+ *     uses on_values under the conditions of on_events (10). During on_values, `host->now`
+ *     answers for the batch's last cycle that has a value for the node, and `host->input`
+ *     returns NULL.
+ *
  *  7. Live reload (ABI 1.1, optional; the host checks `struct_size` before using these
  *     entries). While a pipeline runs, the host may hand a node its parameters again (some
  *     changed, or a script it reads changed on disk) in two steps:
@@ -113,7 +128,7 @@ extern "C" {
 #endif
 
 #define QF_ABI_VERSION_MAJOR 1u
-#define QF_ABI_VERSION_MINOR 4u
+#define QF_ABI_VERSION_MINOR 5u
 #define QF_ABI_VERSION ((QF_ABI_VERSION_MAJOR << 16) | QF_ABI_VERSION_MINOR)
 #define QF_ABI_MAJOR(v) ((uint32_t)(v) >> 16)
 #define QF_ABI_MINOR(v) ((uint32_t)(v)&0xffffu)
@@ -402,6 +417,15 @@ typedef struct qf_value_answer {
   uint32_t port;    /* the output port */
 } qf_value_answer;
 
+/* One upstream node's values for on_values (see 11 above). */
+#define QF_NO_SLOT 0xffffffffu
+typedef struct qf_value_column {
+  const qf_value_answer* values;  /* in seq order; values[i].port < port_count */
+  uint32_t count;
+  uint32_t port_count;
+  const uint32_t* slot_of_port;   /* the slot each port of the upstream node feeds, or QF_NO_SLOT */
+} qf_value_column;
+
 typedef struct qf_host_api {
   uint32_t struct_size;
   uint32_t abi_version;
@@ -452,6 +476,8 @@ typedef struct qf_node_vtable {
   const char* (*version)(void* self);
   /* ---- ABI 1.4 (see 10 above); absent when struct_size ends before it, or NULL ---- */
   int32_t (*on_events)(void* self, qf_context* ctx, const uint32_t* slots, const qf_event* events, uint32_t count);
+  /* ---- ABI 1.5 (see 11 above); absent when struct_size ends before it, or NULL ---- */
+  int32_t (*on_values)(void* self, qf_context* ctx, const qf_value_column* columns, uint32_t count);
 } qf_node_vtable;
 
 /* Whether a vtable has the entry `field` (older plugins have shorter vtables). */

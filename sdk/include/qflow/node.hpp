@@ -9,6 +9,8 @@
 //   void on_batch(qflow::Context&, uint32_t slot, std::span<const qf_event>);  // many cycles at once
 //   void on_events(qflow::Context&, std::span<const uint32_t> slots,   // many events at once, as
 //                  std::span<const qf_event> events);                  //   on_event for each (abi.h, 10)
+//   void on_values(qflow::Context&, std::span<const qf_value_column>);  // a batch's values per upstream
+//                                                     //   node, beside on_event(s) (abi.h, 11; for_each_value)
 //   qflow::SourceStatus produce(qflow::Context&, uint32_t max_events);  // sources only
 //   void stop(qflow::Context&);
 //   void save_state(qflow::StateWriter&) const;
@@ -115,6 +117,19 @@ class Context {
   const qf_host_api* api_;
 };
 
+// The values of on_values' columns that reach the node: f(slot, const qf_value_answer&) for
+// each, column by column, each column in seq order (abi.h, 11).
+template <class F>
+void for_each_value(std::span<const qf_value_column> columns, F&& f) {
+  for (const qf_value_column& c : columns) {
+    const uint32_t* const slot_of = c.slot_of_port;
+    for (const qf_value_answer *v = c.values, *end = v + c.count; v != end; ++v) {
+      const uint32_t slot = v->port < c.port_count ? slot_of[v->port] : QF_NO_SLOT;
+      if (slot != QF_NO_SLOT) f(slot, *v);
+    }
+  }
+}
+
 // Read access to validated parameter values.
 class ParamView {
  public:
@@ -183,6 +198,7 @@ template <class T> concept HasOnEvent = requires(T& t, Context& c, const qf_even
 template <class T> concept HasOnEvents = requires(T& t, Context& c, std::span<const uint32_t> s, std::span<const qf_event> e) {
   t.on_events(c, s, e);
 };
+template <class T> concept HasOnValues = requires(T& t, Context& c, std::span<const qf_value_column> v) { t.on_values(c, v); };
 template <class T> concept HasOnCycle = requires(T& t, Context& c) { t.on_cycle(c); };
 template <class T> concept HasOnFeedback = requires(T& t, Context& c, const qf_event& e) { t.on_feedback(c, e); };
 template <class T> concept HasOnBatch = requires(T& t, Context& c, std::span<const qf_event> s) { t.on_batch(c, 0u, s); };
@@ -238,6 +254,14 @@ struct Adapter {
     return guarded(ctx, h->api, [&] {
       Context c(ctx, h->api);
       h->node.on_events(c, std::span<const uint32_t>(slots, n), std::span<const qf_event>(events, n));
+      return QF_OK;
+    });
+  }
+  static int32_t on_values(void* p, qf_context* ctx, const qf_value_column* columns, uint32_t n) {
+    Holder<T>* h = self(p);
+    return guarded(ctx, h->api, [&] {
+      Context c(ctx, h->api);
+      h->node.on_values(c, std::span<const qf_value_column>(columns, n));
       return QF_OK;
     });
   }
@@ -312,6 +336,10 @@ struct Adapter {
     if constexpr (HasStart<T>) v.start = &start;
     if constexpr (HasOnEvent<T>) v.on_event = &on_event;
     if constexpr (HasOnEvents<T>) v.on_events = &on_events;
+    if constexpr (HasOnValues<T>) {
+      static_assert(HasOnEvent<T> || HasOnEvents<T>, "a node with on_values needs on_event or on_events too (abi.h, 11)");
+      v.on_values = &on_values;
+    }
     if constexpr (HasOnCycle<T>) v.on_cycle = &on_cycle;
     if constexpr (HasOnFeedback<T>) v.on_feedback = &on_feedback;
     if constexpr (HasOnBatch<T>) v.on_batch = &on_batch;
@@ -388,6 +416,10 @@ class Registrar {
                                               detail::HasDescribe<T> ? &detail::Adapter<T>::describe : nullptr,
                                               nullptr);
     if (r_->register_node(r_, c) != QF_OK) ok_ = false;
+  }
+  // A node type written against the C ABI itself (abi.h); `spec` must live as long as the library.
+  void add(const qf_node_spec* spec) {
+    if (r_->register_node(r_, spec) != QF_OK) ok_ = false;
   }
   bool ok() const { return ok_; }
 

@@ -1,16 +1,19 @@
 // Tiny node types for the runtime's tests, built as a plugin through the SDK like any other:
-// a source emitting N bars, a pass-through, counting sinks (one taking events many at once), nodes that fail on purpose
+// a source emitting N bars, a pass-through, counting sinks (taking events one or many at once,
+// or values in columns), nodes that fail on purpose
 // (in create, in on_event, by breaking the emit contract), and types whose specs exercise every
 // parameter type, port flag and the describe() hook in validation tests.
 #include <qflow/sdk.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -82,7 +85,11 @@ struct Trace {
     if (ev.kind == QF_KIND_BAR) v = ev.u.bar.close;
     uint64_t bits;
     std::memcpy(&bits, &v, sizeof bits);
-    hash = (hash * 1'000'003u) ^ (bits + slot * 7u + static_cast<uint64_t>(ev.time_ns));
+    // Mixed so that every bit of the input reaches every bit of the hash (a sign bit too).
+    uint64_t x = (hash * 1'000'003u) ^ (bits + slot * 7u + static_cast<uint64_t>(ev.time_ns));
+    x ^= x >> 31;
+    x *= 0x9e3779b97f4a7c15u;
+    hash = x ^ (x >> 29);
   }
 };
 
@@ -152,6 +159,85 @@ class TestCountBulk {
   Trace trace_;
   int64_t calls_ = 0, largest_ = 0, wrong_now_ = 0, inputs_seen_ = 0;
 };
+
+// test.count taking values in columns (on_values, ABI 1.5) beside on_event. It keeps one trace
+// per slot, each as if its slot were the node's only input (slot 0 in the hash), since columns
+// keep each input's order but not the order between inputs. At stop it writes "<values>
+// <started> 1 <on_values calls> <on_event calls> <on_values calls where now() was not the
+// latest time among its values> <input() answers naming an event during on_values>" and then
+// each slot's hash. `fail_at`: throws at that value (from 1) in on_values.
+class TestCountValues {
+ public:
+  static NodeSpec spec() {
+    return NodeSpec("test.count_values", "sink")
+        .summary("counts values per input, taking them in columns")
+        .param(ParamSpec::integer("fail_at").default_value("0").min(0).doc("throw at this value in on_values; 0: never"))
+        .input("in", Kinds::any(), "anything", QF_PORT_MULTIPLE);
+  }
+  explicit TestCountValues(const NodeConfig& cfg)
+      : path_(cfg.output_dir() + "/" + cfg.id() + ".count"), traces_(cfg.slots().size()), fail_at_(cfg.params().integer("fail_at")) {}
+  void start(Context&) { started_ = true; }
+  void on_event(Context&, uint32_t slot, const qf_event& ev) {
+    ++event_calls_;
+    traces_[slot].add(0, ev);
+  }
+  void on_values(Context& c, std::span<const qf_value_column> columns) {
+    ++value_calls_;
+    for (uint32_t s = 0; s < traces_.size(); ++s)
+      if (c.input(s)) ++inputs_seen_;
+    int64_t latest = INT64_MIN;
+    qflow::for_each_value(columns, [&](uint32_t slot, const qf_value_answer& v) {
+      if (values() + 1 == fail_at_) throw std::runtime_error("failing at value " + std::to_string(fail_at_));
+      qf_event ev = qflow::make_value(v.symbol, v.value);
+      ev.time_ns = v.time_ns;
+      traces_[slot].add(0, ev);
+      latest = std::max(latest, v.time_ns);
+    });
+    if (c.now() != latest) ++wrong_now_;
+  }
+  void stop(Context&) {
+    std::ofstream out(path_);
+    out << values() << " " << started_ << " 1 " << value_calls_ << " " << event_calls_ << " " << wrong_now_ << " " << inputs_seen_;
+    for (const Trace& t : traces_) out << " " << t.hash;
+    out << "\n";
+    if (!out) throw std::runtime_error("cannot write " + path_);
+  }
+
+ private:
+  int64_t values() const {
+    int64_t n = 0;
+    for (const Trace& t : traces_) n += t.events;
+    return n;
+  }
+  std::string path_;
+  std::vector<Trace> traces_;
+  int64_t fail_at_;
+  bool started_ = false;
+  int64_t value_calls_ = 0, event_calls_ = 0, wrong_now_ = 0, inputs_seen_ = 0;
+};
+
+// test.values_only: a sink with on_values and no other way to take events, which the SDK does
+// not compile (abi.h, 11), so it is written against the C ABI here. The host must refuse it.
+int32_t values_only_create(void*, const qf_node_config*, const qf_host_api*, qf_node_instance* out, qf_error*) {
+  static const qf_node_vtable vtable = [] {
+    qf_node_vtable v{};
+    v.struct_size = sizeof v;
+    v.destroy = [](void*) {};
+    v.on_values = [](void*, qf_context*, const qf_value_column*, uint32_t) -> int32_t { return QF_OK; };
+    return v;
+  }();
+  static int self;
+  out->self = &self;
+  out->vtable = &vtable;
+  return QF_OK;
+}
+const qf_node_spec* values_only_spec() {
+  static NodeSpec spec = NodeSpec("test.values_only", "sink")
+                             .summary("takes values in columns only (refused by the host)")
+                             .input("in", Kind::value, "values", QF_PORT_MULTIPLE);
+  static const qf_node_spec* built = spec.build(&values_only_create, nullptr, nullptr);
+  return built;
+}
 
 // Holds each bar back until the next arrives, and hands the last one on at stop: how a
 // resample emits its last, partial bar.
@@ -412,6 +498,8 @@ QFLOW_PLUGIN("qflow-test-good", "0.0.1", [](qflow::Registrar& r) {
   r.add<TestPass>();
   r.add<TestCount>();
   r.add<TestCountBulk>();
+  r.add<TestCountValues>();
+  r.add(values_only_spec());
   r.add<TestHold>();
   r.add<TestOnCycle>();
   r.add<TestCreateThrows>();
