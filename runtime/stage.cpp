@@ -766,6 +766,7 @@ bool Stage::run_columns(const Batch& in) {
   if (for_node(in.events)) return false;
   columns_of_.clear();
   column_slots_.clear();
+  column_first_.clear();
   uint64_t values = 0;
   const ValueAnswer* last = nullptr;  // the value of the latest cycle the node hears of
   for (const Lane& lane : in.lanes) {
@@ -800,12 +801,8 @@ bool Stage::run_columns(const Batch& in) {
     }
     if (v && (!last || v->seq > last->seq)) last = v;
   }
-  if (!last) {  // nothing for the node
-    column_first_.clear();
-    return true;
-  }
+  if (!last) return true;  // nothing for the node
   for (size_t c = 0; c < columns_of_.size(); ++c) columns_of_[c].slot_of_port = column_slots_.data() + column_first_[c];
-  column_first_.clear();
   // One cycle stands for the batch: now() is its last for the node.
   qf_event cycle;
   last->write(cycle, 0);

@@ -117,12 +117,17 @@ TEST_CASE("runner: a sink taking values in columns gets each input's values as o
 TEST_CASE("runner: a sink taking values in columns gets the rest through on_event") {
   // `mixed` reads bars beside values, and `twice` one stream on two slots: neither can be given
   // the lanes as they are, so both get everything through on_event, and the same as test.count.
+  // `both_ways` reads b.value and a second source whose bars come after all of `bars`: batches
+  // of `bars` alone bring it values only (in columns), the rest bars too (on_event).
   const std::string nodes =
       "  - {id: bars, type: test.bars, params: {count: 1000}}\n"
+      "  - {id: later, type: test.bars, params: {count: 1000, start: 2024-02-01, symbol: LATER}}\n"
       "  - {id: b, type: test.batch_answers, inputs: bars}\n"
       "  - {id: mixed, type: test.count_values, inputs: [bars, b.value]}\n"
       "  - {id: twice, type: test.count_values, inputs: [b.negated, b.negated]}\n"
+      "  - {id: both_ways, type: test.count_values, inputs: [b.value, later]}\n"
       "  - {id: t_bars, type: test.count, inputs: bars}\n"
+      "  - {id: t_later, type: test.count, inputs: later}\n"
       "  - {id: t_value, type: test.count, inputs: b.value}\n"
       "  - {id: t_negated, type: test.count, inputs: b.negated}\n";
   const auto r = run("columns_fallback", nodes, "engine: {batch_size: 64}\n");
@@ -134,6 +139,11 @@ TEST_CASE("runner: a sink taking values in columns gets the rest through on_even
   const ValuesCounted twice = values_counted(r.out, "twice");
   CHECK(twice.n == std::array<int64_t, 7>{2000, 1, 1, 0, 2000, 0, 0});
   CHECK(twice.hashes == std::vector<uint64_t>{traced(r.out, "t_negated"), traced(r.out, "t_negated")});
+  // Batches of 64 events: the first 15 hold bars only (960 values in columns); the 16th holds
+  // the last 40 of `bars` and the first 24 of `later`, so 40 values and 1,000 bars come one by one.
+  const ValuesCounted both = values_counted(r.out, "both_ways");
+  CHECK(both.n == std::array<int64_t, 7>{2000, 1, 1, 15, 1040, 0, 0});
+  CHECK(both.hashes == std::vector<uint64_t>{traced(r.out, "t_value"), traced(r.out, "t_later")});
 }
 
 TEST_CASE("runner: a sink failing in on_values fails the run, naming it and the callback") {
