@@ -5,12 +5,9 @@
 #include <qflow/events.hpp>
 #include <qflow/state.hpp>
 
-#include <oneapi/tbb/task_arena.h>
-#include <oneapi/tbb/task_group.h>
+#include <oneapi/tbb/parallel_for.h>
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
 
 namespace qflow {
 
@@ -451,9 +448,7 @@ void Stage::run_batch_nodes(const Batch& in) {
     bn.time = inputs.front().time_ns;
     bn.interval = inputs.front().kind == QF_KIND_BAR ? inputs.front().u.bar.interval_ns : 0;
     bn.active = true;
-    const auto t0 = std::chrono::steady_clock::now();
     bn.rc = timed(rt, [&] { return rt.vt().on_batch(rt.instance.self, &rt.ctx, 0, inputs.data(), static_cast<uint32_t>(inputs.size())); });
-    bn.cost = std::chrono::steady_clock::now() - t0;
     bn.active = false;
     bn.ran = true;
     rt.events_in += inputs.size();
@@ -463,25 +458,9 @@ void Stage::run_batch_nodes(const Batch& in) {
   size_t independent = 0;
   for (const BatchNode& bn : batch_nodes_) independent += bn.upstream < 0;
   if (independent > 1) {
-    // Longest first, each thread taking the next node as it gets free: the threads finish
-    // together (a range split in halves leaves one idle while the other runs the costly nodes).
-    // The order is by each node's time on its last batch, refreshed every 16 batches.
-    if (by_cost_.size() != independent || (in.number & 15) == 1) {
-      by_cost_.clear();
-      for (uint32_t b = 0; b < batch_nodes_.size(); ++b)
-        if (batch_nodes_[b].upstream < 0) by_cost_.push_back(b);
-      std::stable_sort(by_cost_.begin(), by_cost_.end(),
-                       [&](uint32_t a, uint32_t b) { return batch_nodes_[a].cost > batch_nodes_[b].cost; });
-    }
-    std::atomic<size_t> next{0};
-    auto work = [&] {
-      for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < by_cost_.size();) run(batch_nodes_[by_cost_[i]]);
-    };
-    const int helpers = std::min<int>(oneapi::tbb::this_task_arena::max_concurrency(), static_cast<int>(independent)) - 1;
-    oneapi::tbb::task_group group;
-    for (int h = 0; h < helpers; ++h) group.run(work);
-    work();
-    group.wait();
+    oneapi::tbb::parallel_for(size_t{0}, batch_nodes_.size(), [&](size_t b) {
+      if (batch_nodes_[b].upstream < 0) run(batch_nodes_[b]);
+    });
     for (BatchNode& bn : batch_nodes_)
       if (bn.upstream >= 0) run(bn);
   } else {

@@ -189,7 +189,6 @@ class Stage final : public EventRouter {
     int64_t time = 0, interval = 0;
     bool active = false, ran = false;
     int32_t rc = 0;
-    std::chrono::steady_clock::duration cost{};  // its on_batch's time on the last batch
   };
 
   BatchNode* collecting(const NodeRuntime& node);
@@ -232,7 +231,6 @@ class Stage final : public EventRouter {
   std::vector<uint8_t> relevant_;            // per stream id: exported, routed or feeding a batch node
   std::vector<BatchNode> batch_nodes_;       // topological order
   std::vector<int32_t> batch_node_of_;       // local index → index in batch_nodes_, -1 if none
-  std::vector<uint32_t> by_cost_;            // batch nodes reading the stage's input, costliest first
   std::vector<Batch::LaneCursor> lane_cursors_;  // run_lane_cycles' place in each lane of its input
   std::vector<qf_event> flat_;               // an input batch with lanes, for batch nodes
   std::vector<uint64_t> input_seqs_;         // the seqs of the batch batch nodes are reading
