@@ -26,7 +26,9 @@
 // `stale_after`. Malformed and unexpected messages are counted and logged (the first ten of each,
 // then every thousandth); `on_malformed: fail` stops the pipeline instead. A clean close with
 // status 1000 and reason "replay finished" — what `qflow replay-server` sends at the end of its
-// data — ends the source once the last gaps are filled; any other close is reconnected.
+// data — ends the source once the last gaps are filled and the klines that closed after the
+// last one received (while the connection was down at the end) are fetched; any other close is
+// reconnected.
 //
 // Threads: the client's service thread parses, orders and queues finished events; produce()
 // takes them on the pipeline's thread, waiting at most a few milliseconds when there is nothing.
@@ -303,6 +305,10 @@ class ExchangeWsSource final : public WsClientHandler {
       log(LogLevel::info, "the feed ended (replay finished)");
       std::lock_guard lock(feed_mutex_);
       ended_ = true;
+      // Klines that closed while the connection was down at the end come after the last one
+      // received: no later kline will reveal that gap, so ask for them.
+      for (Stream& s : streams_)
+        if (s.spec.kind == StreamSpec::Kind::kline && !s.backfill_request) request_tail(s);
       release();
       return;
     }
@@ -316,12 +322,16 @@ class ExchangeWsSource final : public WsClientHandler {
       Stream& s = streams_[i];
       if (s.backfill_request != id) continue;
       s.backfill_request = 0;
+      const bool tail = s.tail;
+      s.tail = false;
       std::vector<FeedRecord> records;
       std::string why = error;
       if (why.empty() && status != 200) why = "HTTP status " + std::to_string(status);
       if (why.empty() && !parser_->parse_backfill(body, static_cast<uint32_t>(i), records, why) && why.empty())
         why = "unreadable answer";
-      if (!why.empty()) {
+      if (tail) {
+        took_tail(s, why, records);
+      } else if (!why.empty()) {
         backfill_failed(s, "backfill of " + s.spec.name + " failed: " + why);
       } else {
         const int64_t wanted = s.next_open;
@@ -334,6 +344,7 @@ class ExchangeWsSource final : public WsClientHandler {
         else
           s.backfill_failures = 0;
       }
+      if (ended_ && !s.backfill_request) request_tail(s);  // a gap's backfill went first
       release();
       return;
     }
@@ -371,6 +382,9 @@ class ExchangeWsSource final : public WsClientHandler {
     uint64_t backfill_request = 0;     // in flight
     int64_t backfill_to = 0;
     int backfill_failures = 0;
+    bool tail = false, tail_done = false;  // fetching, or fetched, what closed after the feed ended
+    int64_t tail_from = 0;
+    int tail_failures = 0;
     int64_t retry_at = 0;              // steady ns
     int64_t waiting_since = 0;         // steady ns: when a bar of another stream began waiting for this one
     int64_t last_trade_id = -1;
@@ -524,6 +538,41 @@ class ExchangeWsSource final : public WsClientHandler {
     s.backfill_to = to;
     const size_t index = static_cast<size_t>(&s - streams_.data());
     s.backfill_request = client_->get(parser_->backfill_path(static_cast<uint32_t>(index), s.next_open, to, kBackfillLimit));
+  }
+
+  // After the feed ended: the klines after the newest one held or emitted, a page at a time,
+  // until a page comes back short. Once per stream (tail_done), tried kBackfillTries times.
+  void request_tail(Stream& s) {
+    if (!backfill_ || s.tail_done || s.next_open == kUnknown) return;
+    s.tail = true;
+    const int64_t from = s.held.empty() ? s.next_open : s.held.rbegin()->first + s.spec.interval_ns;
+    s.backfill_to = from + static_cast<int64_t>(kBackfillLimit - 1) * s.spec.interval_ns;
+    s.tail_from = from;
+    const size_t index = static_cast<size_t>(&s - streams_.data());
+    s.backfill_request = client_->get(parser_->backfill_path(static_cast<uint32_t>(index), from, s.backfill_to, kBackfillLimit));
+  }
+  void took_tail(Stream& s, const std::string& why, const std::vector<FeedRecord>& records) {
+    if (!why.empty()) {
+      if (++s.tail_failures < kBackfillTries) {
+        log(LogLevel::warn, "fetching the last klines of " + s.spec.name + " failed: " + why + "; trying again");
+        request_tail(s);
+      } else {
+        log(LogLevel::error, "fetching the last klines of " + s.spec.name + " failed: " + why +
+                                 "; what closed after " + format_ms(s.tail_from - s.spec.interval_ns) + " is not in this run");
+        s.tail_done = true;
+      }
+      return;
+    }
+    s.tail_failures = 0;
+    for (const FeedRecord& r : records) {
+      if (r.time_ns < s.tail_from || r.time_ns > s.backfill_to) continue;
+      if (s.held.emplace(r.time_ns, bar_of(s, r)).second) ++counters_.backfilled;
+    }
+    if (records.size() >= kBackfillLimit) {
+      request_tail(s);  // a full page: there may be more
+      return;
+    }
+    s.tail_done = true;
   }
 
   void backfill_failed(Stream& s, const std::string& why) {
