@@ -267,6 +267,18 @@ TEST_CASE("exchange_ws loses and repeats nothing under dropped, duplicated, malf
     CHECK(c.at("gaps") == total / 97);
     CHECK(c.at("bars lost") == 0);
   }
+  SECTION("the last message, dropped, is fetched once the feed has ended") {
+    // Message 2,400 is the last: no later kline reveals it missing, so only a fetch after the
+    // end of the feed finds it.
+    const Outcome o = f.run("drop_last", {"drop=" + std::to_string(total)});
+    INFO(o.log);
+    REQUIRE(o.status == 0);
+    CHECK(f.table("drop_last") == f.expected);
+    const auto c = feed_counters(o.log);
+    CHECK(c.at("messages") == total - 1);
+    CHECK(c.at("bars backfilled") == 1);
+    CHECK(c.at("bars lost") == 0);
+  }
   SECTION("duplicates are dropped") {
     const Outcome o = f.run("dup", {"dup=89"});
     INFO(o.log);
