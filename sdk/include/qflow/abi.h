@@ -102,7 +102,7 @@
  *     slots, `engine.vectorize: false`): the two ways must give the same result. The host
  *     uses on_values under the conditions of on_events (10). During on_values, `host->now`
  *     answers for the batch's last cycle that has a value for the node, and `host->input`
- *     returns NULL.
+ *     returns NULL. The columns and what they point to are valid during the call only.
  *
  *  7. Live reload (ABI 1.1, optional; the host checks `struct_size` before using these
  *     entries). While a pipeline runs, the host may hand a node its parameters again (some
